@@ -1,0 +1,2 @@
+/** The write-back block cache and the BlockTarget contract the data plane calls. */
+package io.ublk.blockcache;
