@@ -1,0 +1,89 @@
+/* Probe for the libc bindings: Errno, OpenFlags, Mman, EventFd, Sysconf, SyscallNr, Rlimit. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "probe.h"
+
+int main(void)
+{
+	CONST(Errno, EPERM, EPERM);
+	CONST(Errno, ENOENT, ENOENT);
+	CONST(Errno, ESRCH, ESRCH);
+	CONST(Errno, EINTR, EINTR);
+	CONST(Errno, EIO, EIO);
+	CONST(Errno, ENXIO, ENXIO);
+	CONST(Errno, E2BIG, E2BIG);
+	CONST(Errno, EBADF, EBADF);
+	CONST(Errno, EAGAIN, EAGAIN);
+	CONST(Errno, ENOMEM, ENOMEM);
+	CONST(Errno, EACCES, EACCES);
+	CONST(Errno, EFAULT, EFAULT);
+	CONST(Errno, EBUSY, EBUSY);
+	CONST(Errno, EEXIST, EEXIST);
+	CONST(Errno, ENODEV, ENODEV);
+	CONST(Errno, EINVAL, EINVAL);
+	CONST(Errno, ENFILE, ENFILE);
+	CONST(Errno, EMFILE, EMFILE);
+	CONST(Errno, ENOTTY, ENOTTY);
+	CONST(Errno, ENOSPC, ENOSPC);
+	CONST(Errno, EROFS, EROFS);
+	CONST(Errno, EPIPE, EPIPE);
+	CONST(Errno, ERANGE, ERANGE);
+	CONST(Errno, ENOSYS, ENOSYS);
+	CONST(Errno, ETIME, ETIME);
+	CONST(Errno, EOVERFLOW, EOVERFLOW);
+	CONST(Errno, EOPNOTSUPP, EOPNOTSUPP);
+	CONST(Errno, ENOTSUP, ENOTSUP);
+	CONST(Errno, ECONNREFUSED, ECONNREFUSED);
+	CONST(Errno, ETIMEDOUT, ETIMEDOUT);
+	CONST(Errno, EALREADY, EALREADY);
+	CONST(Errno, ECANCELED, ECANCELED);
+
+	CONST(OpenFlags, O_RDONLY, O_RDONLY);
+	CONST(OpenFlags, O_WRONLY, O_WRONLY);
+	CONST(OpenFlags, O_RDWR, O_RDWR);
+	CONST(OpenFlags, O_CREAT, O_CREAT);
+	CONST(OpenFlags, O_TRUNC, O_TRUNC);
+	CONST(OpenFlags, O_NONBLOCK, O_NONBLOCK);
+	CONST(OpenFlags, O_DIRECT, O_DIRECT);
+	CONST(OpenFlags, O_CLOEXEC, O_CLOEXEC);
+
+	CONST(Mman, PROT_READ, PROT_READ);
+	CONST(Mman, PROT_WRITE, PROT_WRITE);
+	CONST(Mman, MAP_SHARED, MAP_SHARED);
+	CONST(Mman, MAP_PRIVATE, MAP_PRIVATE);
+	CONST(Mman, MAP_ANONYMOUS, MAP_ANONYMOUS);
+	CONST(Mman, MAP_NORESERVE, MAP_NORESERVE);
+	CONST(Mman, MAP_POPULATE, MAP_POPULATE);
+	CONST(Mman, MAP_FAILED, (long)MAP_FAILED);
+	CONST(Mman, MADV_DONTNEED, MADV_DONTNEED);
+	CONST(Mman, MADV_WILLNEED, MADV_WILLNEED);
+	CONST(Mman, MADV_HUGEPAGE, MADV_HUGEPAGE);
+	CONST(Mman, MADV_NOHUGEPAGE, MADV_NOHUGEPAGE);
+
+	CONST(EventFd, EFD_SEMAPHORE, EFD_SEMAPHORE);
+	CONST(EventFd, EFD_CLOEXEC, EFD_CLOEXEC);
+	CONST(EventFd, EFD_NONBLOCK, EFD_NONBLOCK);
+
+	CONST(Sysconf, SC_PAGESIZE, _SC_PAGESIZE);
+	CONST(Sysconf, SC_NPROCESSORS_ONLN, _SC_NPROCESSORS_ONLN);
+
+	CONST(SyscallNr, GETTID, SYS_gettid);
+	CONST(SyscallNr, IO_URING_SETUP, SYS_io_uring_setup);
+	CONST(SyscallNr, IO_URING_ENTER, SYS_io_uring_enter);
+	CONST(SyscallNr, IO_URING_REGISTER, SYS_io_uring_register);
+
+	SIZE(Rlimit, struct rlimit);
+	FIELD(Rlimit, RLIM_CUR, struct rlimit, rlim_cur);
+	FIELD(Rlimit, RLIM_MAX, struct rlimit, rlim_max);
+	CONST(Rlimit, RLIM_INFINITY, RLIM_INFINITY);
+	CONST(Rlimit, RLIMIT_NOFILE, RLIMIT_NOFILE);
+	CONST(Rlimit, RLIMIT_MEMLOCK, RLIMIT_MEMLOCK);
+	return 0;
+}
