@@ -9,14 +9,17 @@ die() { echo "error: $*" >&2; exit 1; }
 log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 
 # Prints the home of a JDK >= 22: $JAVA_HOME if it qualifies, else the newest under /usr/lib/jvm.
+# Reads each JDK's `release` file instead of starting it (a JVM start costs seconds in the VM).
+jdk_major() {
+  local v
+  v=$(sed -n 's/^JAVA_VERSION="\([0-9]*\).*/\1/p' "$1/release" 2>/dev/null | head -1)
+  [[ "$v" =~ ^[0-9]+$ ]] && echo "$v"
+}
 find_jdk() {
   local cand ver best="" bestver=0
   for cand in "${JAVA_HOME:-}" /usr/lib/jvm/* /opt/java/* /opt/jdk*; do
     [ -n "$cand" ] && [ -x "$cand/bin/javac" ] || continue
-    ver=$("$cand/bin/java" -XshowSettings:properties -version 2>&1 \
-          | sed -n 's/^ *java\.specification\.version = //p' | head -1)
-    ver=${ver%%.*}
-    [[ "$ver" =~ ^[0-9]+$ ]] || continue
+    ver=$(jdk_major "$cand") || continue
     if [ "$cand" = "${JAVA_HOME:-}" ] && [ "$ver" -ge 22 ]; then echo "$cand"; return 0; fi
     if [ "$ver" -ge 22 ] && [ "$ver" -gt "$bestver" ]; then best=$cand; bestver=$ver; fi
   done
