@@ -106,7 +106,8 @@ class LayoutProbeTest {
                     return "not a static integral field";
                 }
                 long java = ((Number) field.get(null)).longValue();
-                return sameBits(java, bits, c) ? null : "Java has " + java + " (" + field.getType() + ")";
+                return sameBits(java, bits, c) ? null
+                        : "Java has " + java + " (" + field.getType() + ", " + String.format("%#x", java) + ")";
             }
             if ((m = METHOD_KEY.matcher(key)).matches()) {
                 return checkMethod(m.group(1), m.group(2), m.group(3), c);
@@ -145,7 +146,7 @@ class LayoutProbeTest {
         }
         try {
             long java = ((Number) method.invoke(null, values)).longValue();
-            return sameBits(java, bits, c) ? null : "Java returns " + java;
+            return sameBits(java, bits, c) ? null : "Java returns " + java + String.format(" (%#x)", java);
         } catch (InvocationTargetException e) {
             return "Java throws " + e.getCause();
         }
