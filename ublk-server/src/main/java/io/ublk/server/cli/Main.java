@@ -1,5 +1,6 @@
 package io.ublk.server.cli;
 
+import java.io.PrintWriter;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -22,8 +23,15 @@ public final class Main implements Runnable {
   }
 
   /** Runs the CLI and returns its exit code (tests call this instead of {@link #main}). */
-  public static int execute(String... args) {
+  public static int execute(PrintWriter out, PrintWriter err, String... args) {
     CommandLine cli = new CommandLine(new Main());
+    cli.setOut(out);
+    cli.setErr(err);
+    // Bad arguments: one line and exit code 2, no usage dump.
+    cli.setParameterExceptionHandler((e, a) -> {
+      e.getCommandLine().getErr().println("ublk-server: " + e.getMessage() + " (see --help)");
+      return 2;
+    });
     cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
       commandLine.getErr().println("ublk-server: " + e.getMessage());
       return 1;
@@ -32,6 +40,6 @@ public final class Main implements Runnable {
   }
 
   public static void main(String[] args) {
-    System.exit(execute(args));
+    System.exit(execute(new PrintWriter(System.out, true), new PrintWriter(System.err, true), args));
   }
 }
