@@ -17,37 +17,37 @@ import java.lang.invoke.VarHandle;
  * </pre>
  */
 public final class IoUringParams {
-  private IoUringParams() {}
+    private IoUringParams() {}
 
-  public static final StructLayout LAYOUT = MemoryLayout.structLayout(
-      JAVA_INT.withName("sq_entries"),
-      JAVA_INT.withName("cq_entries"),
-      JAVA_INT.withName("flags"),
-      JAVA_INT.withName("sq_thread_cpu"),
-      JAVA_INT.withName("sq_thread_idle"),
-      JAVA_INT.withName("features"),
-      JAVA_INT.withName("wq_fd"),
-      MemoryLayout.sequenceLayout(3, JAVA_INT).withName("resv"),
-      IoSqringOffsets.LAYOUT.withName("sq_off"),
-      IoCqringOffsets.LAYOUT.withName("cq_off")).withName("io_uring_params");
+    public static final StructLayout LAYOUT = MemoryLayout.structLayout(
+            JAVA_INT.withName("sq_entries"),
+            JAVA_INT.withName("cq_entries"),
+            JAVA_INT.withName("flags"),
+            JAVA_INT.withName("sq_thread_cpu"),
+            JAVA_INT.withName("sq_thread_idle"),
+            JAVA_INT.withName("features"),
+            JAVA_INT.withName("wq_fd"),
+            MemoryLayout.sequenceLayout(3, JAVA_INT).withName("resv"),
+            IoSqringOffsets.LAYOUT.withName("sq_off"),
+            IoCqringOffsets.LAYOUT.withName("cq_off")).withName("io_uring_params");
 
-  public static final long SIZE = LAYOUT.byteSize();
-  public static final long SQ_ENTRIES_OFFSET = Layouts.offset(LAYOUT, "sq_entries");
-  public static final long CQ_ENTRIES_OFFSET = Layouts.offset(LAYOUT, "cq_entries");
-  public static final long FLAGS_OFFSET = Layouts.offset(LAYOUT, "flags");
-  public static final long SQ_THREAD_CPU_OFFSET = Layouts.offset(LAYOUT, "sq_thread_cpu");
-  public static final long SQ_THREAD_IDLE_OFFSET = Layouts.offset(LAYOUT, "sq_thread_idle");
-  public static final long FEATURES_OFFSET = Layouts.offset(LAYOUT, "features");
-  public static final long WQ_FD_OFFSET = Layouts.offset(LAYOUT, "wq_fd");
-  public static final long RESV_OFFSET = Layouts.offset(LAYOUT, "resv");
-  public static final long SQ_OFF_OFFSET = Layouts.offset(LAYOUT, "sq_off");
-  public static final long CQ_OFF_OFFSET = Layouts.offset(LAYOUT, "cq_off");
+    public static final long SIZE = LAYOUT.byteSize();
+    public static final long SQ_ENTRIES_OFFSET = Layouts.offset(LAYOUT, "sq_entries");
+    public static final long CQ_ENTRIES_OFFSET = Layouts.offset(LAYOUT, "cq_entries");
+    public static final long FLAGS_OFFSET = Layouts.offset(LAYOUT, "flags");
+    public static final long SQ_THREAD_CPU_OFFSET = Layouts.offset(LAYOUT, "sq_thread_cpu");
+    public static final long SQ_THREAD_IDLE_OFFSET = Layouts.offset(LAYOUT, "sq_thread_idle");
+    public static final long FEATURES_OFFSET = Layouts.offset(LAYOUT, "features");
+    public static final long WQ_FD_OFFSET = Layouts.offset(LAYOUT, "wq_fd");
+    public static final long RESV_OFFSET = Layouts.offset(LAYOUT, "resv");
+    public static final long SQ_OFF_OFFSET = Layouts.offset(LAYOUT, "sq_off");
+    public static final long CQ_OFF_OFFSET = Layouts.offset(LAYOUT, "cq_off");
 
-  public static final VarHandle SQ_ENTRIES = Layouts.handle(LAYOUT, "sq_entries");
-  public static final VarHandle CQ_ENTRIES = Layouts.handle(LAYOUT, "cq_entries");
-  public static final VarHandle FLAGS = Layouts.handle(LAYOUT, "flags");
-  public static final VarHandle SQ_THREAD_CPU = Layouts.handle(LAYOUT, "sq_thread_cpu");
-  public static final VarHandle SQ_THREAD_IDLE = Layouts.handle(LAYOUT, "sq_thread_idle");
-  public static final VarHandle FEATURES = Layouts.handle(LAYOUT, "features");
-  public static final VarHandle WQ_FD = Layouts.handle(LAYOUT, "wq_fd");
+    public static final VarHandle SQ_ENTRIES = Layouts.handle(LAYOUT, "sq_entries");
+    public static final VarHandle CQ_ENTRIES = Layouts.handle(LAYOUT, "cq_entries");
+    public static final VarHandle FLAGS = Layouts.handle(LAYOUT, "flags");
+    public static final VarHandle SQ_THREAD_CPU = Layouts.handle(LAYOUT, "sq_thread_cpu");
+    public static final VarHandle SQ_THREAD_IDLE = Layouts.handle(LAYOUT, "sq_thread_idle");
+    public static final VarHandle FEATURES = Layouts.handle(LAYOUT, "features");
+    public static final VarHandle WQ_FD = Layouts.handle(LAYOUT, "wq_fd");
 }

@@ -12,26 +12,26 @@ import picocli.CommandLine.Spec;
 
 /** {@code ublk-server features}: what this kernel's ublk driver supports (GET_FEATURES). */
 @Command(name = "features", mixinStandardHelpOptions = true,
-    description = "Print the kernel's ublk feature flags by name (GET_FEATURES).")
+        description = "Print the kernel's ublk feature flags by name (GET_FEATURES).")
 final class FeaturesCommand implements Callable<Integer> {
-  @Option(names = "--timeout", defaultValue = "10s", converter = DurationConverter.class,
-      description = "Deadline for the control command (default: ${DEFAULT-VALUE}).")
-  Duration timeout;
+    @Option(names = "--timeout", defaultValue = "10s", converter = DurationConverter.class,
+            description = "Deadline for the control command (default: ${DEFAULT-VALUE}).")
+    Duration timeout;
 
-  @Spec CommandSpec spec;
+    @Spec CommandSpec spec;
 
-  @Override
-  public Integer call() {
-    long features;
-    try (UblkControl control = UblkControl.open(timeout)) {
-      features = control.features();
+    @Override
+    public Integer call() {
+        long features;
+        try (UblkControl control = UblkControl.open(timeout)) {
+            features = control.features();
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        out.printf("ublk features: 0x%x%n", features);
+        for (String name : FeatureNames.names(features)) {
+            out.println("  " + name);
+        }
+        out.flush();
+        return 0;
     }
-    PrintWriter out = spec.commandLine().getOut();
-    out.printf("ublk features: 0x%x%n", features);
-    for (String name : FeatureNames.names(features)) {
-      out.println("  " + name);
-    }
-    out.flush();
-    return 0;
-  }
 }

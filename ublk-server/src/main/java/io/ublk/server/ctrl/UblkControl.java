@@ -29,190 +29,190 @@ import java.util.Map;
  * the kernel may still write to it.
  */
 public final class UblkControl implements AutoCloseable {
-  /** The control device the ublk driver creates. */
-  public static final Path CONTROL_PATH = Path.of("/dev/ublk-control");
-  /** {@code queue_id} for commands that are not about a queue. */
-  private static final short NO_QUEUE = (short) 0xFFFF;
+    /** The control device the ublk driver creates. */
+    public static final Path CONTROL_PATH = Path.of("/dev/ublk-control");
+    /** {@code queue_id} for commands that are not about a queue. */
+    private static final short NO_QUEUE = (short) 0xFFFF;
 
-  private final int fd;
-  private final IoUring ring;
-  private final Duration deadline;
-  /** Payload arenas of commands that timed out, by user_data; freed when their CQE arrives. */
-  private final Map<Long, Arena> abandoned = new HashMap<>();
-  private long nextUserData = 1;
-  private long completedUserData;
-  private int completedRes;
+    private final int fd;
+    private final IoUring ring;
+    private final Duration deadline;
+    /** Payload arenas of commands that timed out, by user_data; freed when their CQE arrives. */
+    private final Map<Long, Arena> abandoned = new HashMap<>();
+    private long nextUserData = 1;
+    private long completedUserData;
+    private int completedRes;
 
-  private UblkControl(int fd, IoUring ring, Duration deadline) {
-    this.fd = fd;
-    this.ring = ring;
-    this.deadline = deadline;
-  }
-
-  /**
-   * Opens the control device.
-   *
-   * @param deadline how long any one command may take before it is reported as stuck
-   * @throws UblkUnavailableException when this kernel has no ublk driver loaded
-   */
-  public static UblkControl open(Duration deadline) {
-    if (deadline.isNegative() || deadline.isZero()) {
-      throw new IllegalArgumentException("control deadline must be positive: " + deadline);
+    private UblkControl(int fd, IoUring ring, Duration deadline) {
+        this.fd = fd;
+        this.ring = ring;
+        this.deadline = deadline;
     }
-    if (!Files.exists(CONTROL_PATH)) {
-      throw new UblkUnavailableException("ublk is not available: " + CONTROL_PATH
-          + " does not exist (load the ublk_drv module; the kernel needs CONFIG_BLK_DEV_UBLK)");
-    }
-    int fd = Libc.open(CONTROL_PATH.toString(), OpenFlags.O_RDWR | OpenFlags.O_CLOEXEC, 0);
-    NativeException.check(fd, "open", CONTROL_PATH.toString());
-    try {
-      return new UblkControl(fd, IoUring.create(4, IoUringSetup.SQE128), deadline);
-    } catch (RuntimeException e) {
-      Libc.close(fd);
-      throw e;
-    }
-  }
 
-  /** GET_FEATURES: the {@code UBLK_F_*} bits this kernel supports. */
-  public synchronized long features() {
-    Arena arena = Arena.ofShared();
-    MemorySegment buf = arena.allocate(UblkCtrlCmd.FEATURES_LEN, 8);
-    run(UblkCtrlCmd.GET_FEATURES, "GET_FEATURES", DeviceInfo.ANY_ID, buf, 0, arena, true);
-    long features = buf.get(java.lang.foreign.ValueLayout.JAVA_LONG, 0);
-    arena.close();
-    return features;
-  }
-
-  /** ADD_DEV: creates {@code /dev/ublkcN}; returns the kernel's answer (id, negotiated flags). */
-  public synchronized DeviceInfo addDevice(DeviceInfo wanted) {
-    Arena arena = Arena.ofShared();
-    MemorySegment info = arena.allocate(UblksrvCtrlDevInfo.LAYOUT);
-    wanted.writeTo(info);
-    run(UblkCtrlCmd.ADD_DEV, "ADD_DEV", wanted.devId(), info, 0, arena, true);
-    try {
-      return DeviceInfo.readFrom(info);
-    } finally {
-      arena.close();
-    }
-  }
-
-  /** GET_DEV_INFO: the device's current info (state, flags, server pid). */
-  public synchronized DeviceInfo deviceInfo(int devId) {
-    Arena arena = Arena.ofShared();
-    MemorySegment info = arena.allocate(UblksrvCtrlDevInfo.LAYOUT);
-    run(UblkCtrlCmd.GET_DEV_INFO, "GET_DEV_INFO", devId, info, 0, arena, true);
-    try {
-      return DeviceInfo.readFrom(info);
-    } finally {
-      arena.close();
-    }
-  }
-
-  /** SET_PARAMS: {@code params} is a filled {@code ublk_params} whose {@code len} says how much to send. */
-  public synchronized void setParams(int devId, MemorySegment params) {
-    Arena arena = Arena.ofShared();
-    MemorySegment copy = arena.allocate(params.byteSize(), 8).copyFrom(params);
-    run(UblkCtrlCmd.SET_PARAMS, "SET_PARAMS", devId, copy, 0, arena, true);
-    arena.close();
-  }
-
-  /**
-   * GET_PARAMS into {@code params}, whose {@code len} field must say how many bytes the caller
-   * can take; the kernel fills in what it knows and sets {@code types}.
-   */
-  public synchronized void params(int devId, MemorySegment params) {
-    Arena arena = Arena.ofShared();
-    MemorySegment copy = arena.allocate(params.byteSize(), 8).copyFrom(params);
-    run(UblkCtrlCmd.GET_PARAMS, "GET_PARAMS", devId, copy, 0, arena, true);
-    params.copyFrom(copy);
-    arena.close();
-  }
-
-  /**
-   * START_DEV: publishes {@code /dev/ublkbN}. Waits (in the kernel) until every tag was fetched,
-   * so call it from a thread that is not a queue worker.
-   */
-  public synchronized void startDevice(int devId, int serverPid) {
-    run(UblkCtrlCmd.START_DEV, "START_DEV", devId, null, serverPid, null, false);
-  }
-
-  /** STOP_DEV: removes the block device; in-flight fetches complete with -ENODEV. */
-  public synchronized void stopDevice(int devId) {
-    run(UblkCtrlCmd.STOP_DEV, "STOP_DEV", devId, null, 0, null, false);
-  }
-
-  /** DEL_DEV: removes {@code /dev/ublkcN}; the kernel waits until its fds and mmaps are released. */
-  public synchronized void deleteDevice(int devId) {
-    run(UblkCtrlCmd.DEL_DEV, "DEL_DEV", devId, null, 0, null, false);
-  }
-
-  /**
-   * Submits one command and waits for its answer within the deadline.
-   *
-   * @param arena owns {@code buf}; with {@code keepOnTimeout} it is handed to {@link #abandoned}
-   *     when the command times out, otherwise the caller closes it
-   */
-  private int run(int cmdOp, String name, int devId, MemorySegment buf, long data0, Arena arena,
-      boolean keepOnTimeout) {
-    long userData = nextUserData++;
-    MemorySegment sqe = ring.nextSqe();
-    if (sqe == null) {
-      throw new ControlTimeoutException("ublk control ring is full of stuck commands; restart the server");
-    }
-    Sqes.uringCmd(sqe, fd, cmdOp, userData);
-    MemorySegment cmd = sqe.asSlice(IoUringSqe.CMD_OFFSET, UblksrvCtrlCmd.SIZE);
-    UblksrvCtrlCmd.DEV_ID.set(cmd, devId);
-    UblksrvCtrlCmd.QUEUE_ID.set(cmd, NO_QUEUE);
-    if (buf != null) {
-      UblksrvCtrlCmd.ADDR.set(cmd, buf.address());
-      UblksrvCtrlCmd.LEN.set(cmd, (short) buf.byteSize());
-    }
-    UblksrvCtrlCmd.DATA.set(cmd, data0);
-
-    long deadlineNanos = System.nanoTime() + deadline.toNanos();
-    completedUserData = 0;
-    ring.submit();
-    while (true) {
-      ring.drain(this::onCompletion);
-      if (completedUserData == userData) {
-        break;
-      }
-      long left = deadlineNanos - System.nanoTime();
-      if (left <= 0) {
-        if (keepOnTimeout && arena != null) {
-          abandoned.put(userData, arena);
+    /**
+     * Opens the control device.
+     *
+     * @param deadline how long any one command may take before it is reported as stuck
+     * @throws UblkUnavailableException when this kernel has no ublk driver loaded
+     */
+    public static UblkControl open(Duration deadline) {
+        if (deadline.isNegative() || deadline.isZero()) {
+            throw new IllegalArgumentException("control deadline must be positive: " + deadline);
         }
-        throw new ControlTimeoutException("ublk " + name + " for device " + devId + " did not complete within "
-            + deadline.toMillis() + " ms");
-      }
-      ring.submitAndWait(1, left);
+        if (!Files.exists(CONTROL_PATH)) {
+            throw new UblkUnavailableException("ublk is not available: " + CONTROL_PATH
+                    + " does not exist (load the ublk_drv module; the kernel needs CONFIG_BLK_DEV_UBLK)");
+        }
+        int fd = Libc.open(CONTROL_PATH.toString(), OpenFlags.O_RDWR | OpenFlags.O_CLOEXEC, 0);
+        NativeException.check(fd, "open", CONTROL_PATH.toString());
+        try {
+            return new UblkControl(fd, IoUring.create(4, IoUringSetup.SQE128), deadline);
+        } catch (RuntimeException e) {
+            Libc.close(fd);
+            throw e;
+        }
     }
-    if (completedRes < 0) {
-      throw new NativeException("ublk " + name, -completedRes, "device " + devId);
+
+    /** GET_FEATURES: the {@code UBLK_F_*} bits this kernel supports. */
+    public synchronized long features() {
+        Arena arena = Arena.ofShared();
+        MemorySegment buf = arena.allocate(UblkCtrlCmd.FEATURES_LEN, 8);
+        run(UblkCtrlCmd.GET_FEATURES, "GET_FEATURES", DeviceInfo.ANY_ID, buf, 0, arena, true);
+        long features = buf.get(java.lang.foreign.ValueLayout.JAVA_LONG, 0);
+        arena.close();
+        return features;
     }
-    return completedRes;
-  }
 
-  private void onCompletion(long userData, int res, int flags) {
-    Arena late = abandoned.remove(userData);
-    if (late != null) {
-      late.close();
-      return;
+    /** ADD_DEV: creates {@code /dev/ublkcN}; returns the kernel's answer (id, negotiated flags). */
+    public synchronized DeviceInfo addDevice(DeviceInfo wanted) {
+        Arena arena = Arena.ofShared();
+        MemorySegment info = arena.allocate(UblksrvCtrlDevInfo.LAYOUT);
+        wanted.writeTo(info);
+        run(UblkCtrlCmd.ADD_DEV, "ADD_DEV", wanted.devId(), info, 0, arena, true);
+        try {
+            return DeviceInfo.readFrom(info);
+        } finally {
+            arena.close();
+        }
     }
-    completedUserData = userData;
-    completedRes = res;
-  }
 
-  @Override
-  public synchronized void close() {
-    ring.close();
-    Libc.close(fd);
-    abandoned.values().forEach(Arena::close);
-    abandoned.clear();
-  }
+    /** GET_DEV_INFO: the device's current info (state, flags, server pid). */
+    public synchronized DeviceInfo deviceInfo(int devId) {
+        Arena arena = Arena.ofShared();
+        MemorySegment info = arena.allocate(UblksrvCtrlDevInfo.LAYOUT);
+        run(UblkCtrlCmd.GET_DEV_INFO, "GET_DEV_INFO", devId, info, 0, arena, true);
+        try {
+            return DeviceInfo.readFrom(info);
+        } finally {
+            arena.close();
+        }
+    }
 
-  /** True when {@code e} means the device id does not exist. */
-  public static boolean isNoSuchDevice(RuntimeException e) {
-    return e instanceof NativeException n && n.errno() == Errno.ENODEV;
-  }
+    /** SET_PARAMS: {@code params} is a filled {@code ublk_params} whose {@code len} says how much to send. */
+    public synchronized void setParams(int devId, MemorySegment params) {
+        Arena arena = Arena.ofShared();
+        MemorySegment copy = arena.allocate(params.byteSize(), 8).copyFrom(params);
+        run(UblkCtrlCmd.SET_PARAMS, "SET_PARAMS", devId, copy, 0, arena, true);
+        arena.close();
+    }
+
+    /**
+     * GET_PARAMS into {@code params}, whose {@code len} field must say how many bytes the caller
+     * can take; the kernel fills in what it knows and sets {@code types}.
+     */
+    public synchronized void params(int devId, MemorySegment params) {
+        Arena arena = Arena.ofShared();
+        MemorySegment copy = arena.allocate(params.byteSize(), 8).copyFrom(params);
+        run(UblkCtrlCmd.GET_PARAMS, "GET_PARAMS", devId, copy, 0, arena, true);
+        params.copyFrom(copy);
+        arena.close();
+    }
+
+    /**
+     * START_DEV: publishes {@code /dev/ublkbN}. Waits (in the kernel) until every tag was fetched,
+     * so call it from a thread that is not a queue worker.
+     */
+    public synchronized void startDevice(int devId, int serverPid) {
+        run(UblkCtrlCmd.START_DEV, "START_DEV", devId, null, serverPid, null, false);
+    }
+
+    /** STOP_DEV: removes the block device; in-flight fetches complete with -ENODEV. */
+    public synchronized void stopDevice(int devId) {
+        run(UblkCtrlCmd.STOP_DEV, "STOP_DEV", devId, null, 0, null, false);
+    }
+
+    /** DEL_DEV: removes {@code /dev/ublkcN}; the kernel waits until its fds and mmaps are released. */
+    public synchronized void deleteDevice(int devId) {
+        run(UblkCtrlCmd.DEL_DEV, "DEL_DEV", devId, null, 0, null, false);
+    }
+
+    /**
+     * Submits one command and waits for its answer within the deadline.
+     *
+     * @param arena owns {@code buf}; with {@code keepOnTimeout} it is handed to {@link #abandoned}
+     *     when the command times out, otherwise the caller closes it
+     */
+    private int run(int cmdOp, String name, int devId, MemorySegment buf, long data0, Arena arena,
+            boolean keepOnTimeout) {
+        long userData = nextUserData++;
+        MemorySegment sqe = ring.nextSqe();
+        if (sqe == null) {
+            throw new ControlTimeoutException("ublk control ring is full of stuck commands; restart the server");
+        }
+        Sqes.uringCmd(sqe, fd, cmdOp, userData);
+        MemorySegment cmd = sqe.asSlice(IoUringSqe.CMD_OFFSET, UblksrvCtrlCmd.SIZE);
+        UblksrvCtrlCmd.DEV_ID.set(cmd, devId);
+        UblksrvCtrlCmd.QUEUE_ID.set(cmd, NO_QUEUE);
+        if (buf != null) {
+            UblksrvCtrlCmd.ADDR.set(cmd, buf.address());
+            UblksrvCtrlCmd.LEN.set(cmd, (short) buf.byteSize());
+        }
+        UblksrvCtrlCmd.DATA.set(cmd, data0);
+
+        long deadlineNanos = System.nanoTime() + deadline.toNanos();
+        completedUserData = 0;
+        ring.submit();
+        while (true) {
+            ring.drain(this::onCompletion);
+            if (completedUserData == userData) {
+                break;
+            }
+            long left = deadlineNanos - System.nanoTime();
+            if (left <= 0) {
+                if (keepOnTimeout && arena != null) {
+                    abandoned.put(userData, arena);
+                }
+                throw new ControlTimeoutException("ublk " + name + " for device " + devId + " did not complete within "
+                        + deadline.toMillis() + " ms");
+            }
+            ring.submitAndWait(1, left);
+        }
+        if (completedRes < 0) {
+            throw new NativeException("ublk " + name, -completedRes, "device " + devId);
+        }
+        return completedRes;
+    }
+
+    private void onCompletion(long userData, int res, int flags) {
+        Arena late = abandoned.remove(userData);
+        if (late != null) {
+            late.close();
+            return;
+        }
+        completedUserData = userData;
+        completedRes = res;
+    }
+
+    @Override
+    public synchronized void close() {
+        ring.close();
+        Libc.close(fd);
+        abandoned.values().forEach(Arena::close);
+        abandoned.clear();
+    }
+
+    /** True when {@code e} means the device id does not exist. */
+    public static boolean isNoSuchDevice(RuntimeException e) {
+        return e instanceof NativeException n && n.errno() == Errno.ENODEV;
+    }
 }

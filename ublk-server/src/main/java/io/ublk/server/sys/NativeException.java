@@ -7,43 +7,43 @@ import io.ublk.headers.Errno;
  * the errno by name and the arguments that matter.
  */
 public final class NativeException extends RuntimeException {
-  private final String call;
-  private final int errno;
+    private final String call;
+    private final int errno;
 
-  public NativeException(String call, int errno, String detail) {
-    super(call + " failed: " + Errno.name(errno) + (detail == null || detail.isEmpty() ? "" : " (" + detail + ")"));
-    this.call = call;
-    this.errno = Math.abs(errno);
-  }
-
-  /** The failed call, e.g. {@code io_uring_setup}. */
-  public String call() {
-    return call;
-  }
-
-  /** The positive errno. */
-  public int errno() {
-    return errno;
-  }
-
-  /** The errno's symbolic name, e.g. {@code EINVAL}. */
-  public String errnoName() {
-    return Errno.name(errno);
-  }
-
-  /** Returns {@code result} when it is not negative; throws for a {@code -errno} result. */
-  public static long check(long result, String call, String detail) {
-    if (result < 0) {
-      throw new NativeException(call, (int) -result, detail);
+    public NativeException(String call, int errno, String detail) {
+        super(call + " failed: " + Errno.name(errno) + (detail == null || detail.isEmpty() ? "" : " (" + detail + ")"));
+        this.call = call;
+        this.errno = Math.abs(errno);
     }
-    return result;
-  }
 
-  /** {@link #check(long, String, String)} for int results. */
-  public static int check(int result, String call, String detail) {
-    if (result < 0) {
-      throw new NativeException(call, -result, detail);
+    /** The failed call, e.g. {@code io_uring_setup}. */
+    public String call() {
+        return call;
     }
-    return result;
-  }
+
+    /** The positive errno. */
+    public int errno() {
+        return errno;
+    }
+
+    /** The errno's symbolic name, e.g. {@code EINVAL}. */
+    public String errnoName() {
+        return Errno.name(errno);
+    }
+
+    /** Returns {@code result} when it is not negative; throws for a {@code -errno} result. */
+    public static long check(long result, String call, String detail) {
+        if (result < 0) {
+            throw new NativeException(call, (int) -result, detail);
+        }
+        return result;
+    }
+
+    /** {@link #check(long, String, String)} for int results. */
+    public static int check(int result, String call, String detail) {
+        if (result < 0) {
+            throw new NativeException(call, -result, detail);
+        }
+        return result;
+    }
 }

@@ -25,99 +25,99 @@ import org.junit.jupiter.api.Test;
  * SET_PARAMS, GET_PARAMS, GET_DEV_INFO, DEL_DEV through the Java ring's SQE128 URING_CMDs.
  */
 class ControlRoundTripVmIT {
-  private static final long GIB_SECTORS = (1L << 30) >> 9;
-  private static final long WANTED_FLAGS =
-      UblkFeatures.USER_COPY | UblkFeatures.USER_RECOVERY | UblkFeatures.USER_RECOVERY_REISSUE;
+    private static final long GIB_SECTORS = (1L << 30) >> 9;
+    private static final long WANTED_FLAGS =
+            UblkFeatures.USER_COPY | UblkFeatures.USER_RECOVERY | UblkFeatures.USER_RECOVERY_REISSUE;
 
-  @BeforeAll
-  static void needsUblk() {
-    RealUblk.require();
-  }
-
-  private static MemorySegment params(Arena arena, int logicalShift) {
-    MemorySegment p = arena.allocate(UblkParams.LAYOUT);
-    UblkParams.LEN.set(p, (int) UblkParams.SIZE);
-    UblkParams.TYPES.set(p, UblkParamType.BASIC | UblkParamType.DISCARD);
-    MemorySegment basic = p.asSlice(UblkParams.BASIC_OFFSET, UblkParamBasic.SIZE);
-    UblkParamBasic.ATTRS.set(basic, UblkParamType.ATTR_VOLATILE_CACHE | UblkParamType.ATTR_FUA);
-    UblkParamBasic.LOGICAL_BS_SHIFT.set(basic, (byte) logicalShift);
-    UblkParamBasic.PHYSICAL_BS_SHIFT.set(basic, (byte) 12);
-    UblkParamBasic.IO_OPT_SHIFT.set(basic, (byte) 12);
-    UblkParamBasic.IO_MIN_SHIFT.set(basic, (byte) 12);
-    UblkParamBasic.MAX_SECTORS.set(basic, (128 * 1024) >> 9);
-    UblkParamBasic.DEV_SECTORS.set(basic, GIB_SECTORS);
-    MemorySegment discard = p.asSlice(UblkParams.DISCARD_OFFSET, UblkParamDiscard.SIZE);
-    UblkParamDiscard.DISCARD_GRANULARITY.set(discard, 4096);
-    UblkParamDiscard.MAX_DISCARD_SECTORS.set(discard, 1 << 20);
-    UblkParamDiscard.MAX_WRITE_ZEROES_SECTORS.set(discard, 1 << 20);
-    UblkParamDiscard.MAX_DISCARD_SEGMENTS.set(discard, (short) 1);
-    return p;
-  }
-
-  @Test
-  void fullControlRoundTrip() {
-    try (UblkControl control = UblkControl.open(Duration.ofSeconds(30)); Arena arena = Arena.ofConfined()) {
-      long features = control.features();
-      assertThat(FeatureNames.names(features)).contains("USER_COPY", "USER_RECOVERY", "USER_RECOVERY_REISSUE",
-          "CMD_IOCTL_ENCODE");
-
-      DeviceInfo added = control.addDevice(DeviceInfo.request(DeviceInfo.ANY_ID, 1, 64, 128 * 1024, WANTED_FLAGS));
-      int id = added.devId();
-      try {
-        assertThat(id).isBetween(0, (1 << 20) - 1);
-        assertThat(added.flags() & WANTED_FLAGS).isEqualTo(WANTED_FLAGS);
-        assertThat(added.nrHwQueues()).isEqualTo(1);
-        assertThat(added.queueDepth()).isEqualTo(64);
-        assertThat(Path.of("/dev/ublkc" + id)).exists();
-        assertThat(Path.of("/dev/ublkb" + id)).doesNotExist();
-
-        control.setParams(id, params(arena, 9));
-
-        MemorySegment got = arena.allocate(UblkParams.LAYOUT);
-        UblkParams.LEN.set(got, (int) UblkParams.SIZE);
-        control.params(id, got);
-        assertThat((int) UblkParams.TYPES.get(got) & UblkParamType.BASIC).isNotZero();
-        MemorySegment basic = got.asSlice(UblkParams.BASIC_OFFSET, UblkParamBasic.SIZE);
-        assertThat((long) UblkParamBasic.DEV_SECTORS.get(basic)).isEqualTo(GIB_SECTORS);
-        assertThat((int) UblkParamBasic.MAX_SECTORS.get(basic)).isEqualTo(256);
-        assertThat((byte) UblkParamBasic.LOGICAL_BS_SHIFT.get(basic)).isEqualTo((byte) 9);
-        assertThat((int) UblkParamBasic.ATTRS.get(basic) & UblkParamType.ATTR_FUA).isNotZero();
-
-        // The kernel refuses bad params, and drops the device's params (types = 0) while doing so:
-        // the server must validate before sending. Good params can then be set again. (GET_PARAMS
-        // always reports DEVT, so only BASIC tells whether params are set.)
-        assertThatThrownBy(() -> control.setParams(id, params(arena, 8)))
-            .isInstanceOf(NativeException.class)
-            .hasMessageContaining("SET_PARAMS failed: EINVAL");
-        control.params(id, got);
-        assertThat((int) UblkParams.TYPES.get(got) & UblkParamType.BASIC).isZero();
-        control.setParams(id, params(arena, 9));
-        UblkParams.LEN.set(got, (int) UblkParams.SIZE);
-        control.params(id, got);
-        assertThat((int) UblkParams.TYPES.get(got) & UblkParamType.BASIC).isNotZero();
-        assertThat((byte) UblkParamBasic.LOGICAL_BS_SHIFT.get(basic)).isEqualTo((byte) 9);
-
-        DeviceInfo info = control.deviceInfo(id);
-        assertThat(info.devId()).isEqualTo(id);
-        assertThat(info.state()).isEqualTo(UblkDevState.DEAD);
-        assertThat(info.flags()).isEqualTo(added.flags());
-        assertThat(info.maxIoBufBytes()).isEqualTo(128 * 1024);
-      } finally {
-        control.deleteDevice(id);
-      }
-      assertThat(Files.exists(Path.of("/dev/ublkc" + id))).isFalse();
-      assertThatThrownBy(() -> control.deviceInfo(id))
-          .isInstanceOfSatisfying(NativeException.class, e -> assertThat(e.errno()).isEqualTo(Errno.ENODEV));
+    @BeforeAll
+    static void needsUblk() {
+        RealUblk.require();
     }
-  }
 
-  @Test
-  void featuresCommandListsUserCopy() throws Exception {
-    Path root = Path.of(System.getProperty("ublk.root"));
-    Process p = new ProcessBuilder(root.resolve("bin/ublk-server").toString(), "features")
-        .redirectErrorStream(true).start();
-    String out = new String(p.getInputStream().readAllBytes());
-    assertThat(p.waitFor()).as(out).isZero();
-    assertThat(out).contains("ublk features: 0x").containsPattern("(?m)^  USER_COPY$");
-  }
+    private static MemorySegment params(Arena arena, int logicalShift) {
+        MemorySegment p = arena.allocate(UblkParams.LAYOUT);
+        UblkParams.LEN.set(p, (int) UblkParams.SIZE);
+        UblkParams.TYPES.set(p, UblkParamType.BASIC | UblkParamType.DISCARD);
+        MemorySegment basic = p.asSlice(UblkParams.BASIC_OFFSET, UblkParamBasic.SIZE);
+        UblkParamBasic.ATTRS.set(basic, UblkParamType.ATTR_VOLATILE_CACHE | UblkParamType.ATTR_FUA);
+        UblkParamBasic.LOGICAL_BS_SHIFT.set(basic, (byte) logicalShift);
+        UblkParamBasic.PHYSICAL_BS_SHIFT.set(basic, (byte) 12);
+        UblkParamBasic.IO_OPT_SHIFT.set(basic, (byte) 12);
+        UblkParamBasic.IO_MIN_SHIFT.set(basic, (byte) 12);
+        UblkParamBasic.MAX_SECTORS.set(basic, (128 * 1024) >> 9);
+        UblkParamBasic.DEV_SECTORS.set(basic, GIB_SECTORS);
+        MemorySegment discard = p.asSlice(UblkParams.DISCARD_OFFSET, UblkParamDiscard.SIZE);
+        UblkParamDiscard.DISCARD_GRANULARITY.set(discard, 4096);
+        UblkParamDiscard.MAX_DISCARD_SECTORS.set(discard, 1 << 20);
+        UblkParamDiscard.MAX_WRITE_ZEROES_SECTORS.set(discard, 1 << 20);
+        UblkParamDiscard.MAX_DISCARD_SEGMENTS.set(discard, (short) 1);
+        return p;
+    }
+
+    @Test
+    void fullControlRoundTrip() {
+        try (UblkControl control = UblkControl.open(Duration.ofSeconds(30)); Arena arena = Arena.ofConfined()) {
+            long features = control.features();
+            assertThat(FeatureNames.names(features)).contains("USER_COPY", "USER_RECOVERY", "USER_RECOVERY_REISSUE",
+                    "CMD_IOCTL_ENCODE");
+
+            DeviceInfo added = control.addDevice(DeviceInfo.request(DeviceInfo.ANY_ID, 1, 64, 128 * 1024, WANTED_FLAGS));
+            int id = added.devId();
+            try {
+                assertThat(id).isBetween(0, (1 << 20) - 1);
+                assertThat(added.flags() & WANTED_FLAGS).isEqualTo(WANTED_FLAGS);
+                assertThat(added.nrHwQueues()).isEqualTo(1);
+                assertThat(added.queueDepth()).isEqualTo(64);
+                assertThat(Path.of("/dev/ublkc" + id)).exists();
+                assertThat(Path.of("/dev/ublkb" + id)).doesNotExist();
+
+                control.setParams(id, params(arena, 9));
+
+                MemorySegment got = arena.allocate(UblkParams.LAYOUT);
+                UblkParams.LEN.set(got, (int) UblkParams.SIZE);
+                control.params(id, got);
+                assertThat((int) UblkParams.TYPES.get(got) & UblkParamType.BASIC).isNotZero();
+                MemorySegment basic = got.asSlice(UblkParams.BASIC_OFFSET, UblkParamBasic.SIZE);
+                assertThat((long) UblkParamBasic.DEV_SECTORS.get(basic)).isEqualTo(GIB_SECTORS);
+                assertThat((int) UblkParamBasic.MAX_SECTORS.get(basic)).isEqualTo(256);
+                assertThat((byte) UblkParamBasic.LOGICAL_BS_SHIFT.get(basic)).isEqualTo((byte) 9);
+                assertThat((int) UblkParamBasic.ATTRS.get(basic) & UblkParamType.ATTR_FUA).isNotZero();
+
+                // The kernel refuses bad params, and drops the device's params (types = 0) while doing so:
+                // the server must validate before sending. Good params can then be set again. (GET_PARAMS
+                // always reports DEVT, so only BASIC tells whether params are set.)
+                assertThatThrownBy(() -> control.setParams(id, params(arena, 8)))
+                        .isInstanceOf(NativeException.class)
+                        .hasMessageContaining("SET_PARAMS failed: EINVAL");
+                control.params(id, got);
+                assertThat((int) UblkParams.TYPES.get(got) & UblkParamType.BASIC).isZero();
+                control.setParams(id, params(arena, 9));
+                UblkParams.LEN.set(got, (int) UblkParams.SIZE);
+                control.params(id, got);
+                assertThat((int) UblkParams.TYPES.get(got) & UblkParamType.BASIC).isNotZero();
+                assertThat((byte) UblkParamBasic.LOGICAL_BS_SHIFT.get(basic)).isEqualTo((byte) 9);
+
+                DeviceInfo info = control.deviceInfo(id);
+                assertThat(info.devId()).isEqualTo(id);
+                assertThat(info.state()).isEqualTo(UblkDevState.DEAD);
+                assertThat(info.flags()).isEqualTo(added.flags());
+                assertThat(info.maxIoBufBytes()).isEqualTo(128 * 1024);
+            } finally {
+                control.deleteDevice(id);
+            }
+            assertThat(Files.exists(Path.of("/dev/ublkc" + id))).isFalse();
+            assertThatThrownBy(() -> control.deviceInfo(id))
+                    .isInstanceOfSatisfying(NativeException.class, e -> assertThat(e.errno()).isEqualTo(Errno.ENODEV));
+        }
+    }
+
+    @Test
+    void featuresCommandListsUserCopy() throws Exception {
+        Path root = Path.of(System.getProperty("ublk.root"));
+        Process p = new ProcessBuilder(root.resolve("bin/ublk-server").toString(), "features")
+                .redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertThat(p.waitFor()).as(out).isZero();
+        assertThat(out).contains("ublk features: 0x").containsPattern("(?m)^  USER_COPY$");
+    }
 }
