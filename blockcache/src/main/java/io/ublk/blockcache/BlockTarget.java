@@ -1,0 +1,56 @@
+package io.ublk.blockcache;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * The storage behind one block device: what the ublk data plane calls for every request.
+ *
+ * <p><b>Answering.</b> Every operation either answers at once, by returning the result (bytes
+ * done, or 0 for operations without data, or {@code -errno}), or returns {@link #PENDING} and later
+ * calls {@code done.complete(tag, result)} exactly once, from any thread. An inline answer lets the
+ * worker commit without a thread hop; a pending one is handed back to the worker's ring.
+ *
+ * <p><b>Buffers.</b> {@code dst}/{@code src} are bounce slots owned by the caller and valid only
+ * until the operation answers: a target copies what it keeps and never retains the segment.
+ *
+ * <p><b>Durability.</b> Data written before a {@link #flush} (or by a write with
+ * {@link IoFlags#FUA}) that answered successfully must survive a crash of the process.
+ *
+ * <p>Implementations allocate nothing per call on their fast path: the tag is an opaque long the
+ * caller uses to find its request, not an object.
+ */
+public interface BlockTarget extends AutoCloseable {
+    /** Returned by an operation that will answer later through its {@link Completion}. */
+    int PENDING = Integer.MIN_VALUE;
+
+    /** The device size in bytes (a multiple of 4096). */
+    long size();
+
+    /**
+     * Makes {@code [offset, offset+length)} readable without waiting, e.g. by fetching it from the
+     * store into cache memory. The caller holds no bounce slot meanwhile and calls {@link #read}
+     * once this answered. Returns 0 when the range is ready now.
+     */
+    default int prefetch(long offset, int length, long tag, Completion done) {
+        return 0;
+    }
+
+    /** Fills {@code dst[0, length)} with the bytes at {@code offset}. */
+    int read(long offset, MemorySegment dst, int length, long tag, Completion done);
+
+    /** Stores {@code src[0, length)} at {@code offset}; {@code flags} may carry {@link IoFlags#FUA}. */
+    int write(long offset, MemorySegment src, int length, int flags, long tag, Completion done);
+
+    /** Makes every write that answered before this call durable. */
+    int flush(long tag, Completion done);
+
+    /** The range's contents are no longer needed; it reads back as zeros. */
+    int discard(long offset, long length, long tag, Completion done);
+
+    /** The range reads back as zeros; {@link IoFlags#NOUNMAP} asks to keep its space allocated. */
+    int writeZeroes(long offset, long length, int flags, long tag, Completion done);
+
+    /** Releases the target's resources; no operation is in flight when this is called. */
+    @Override
+    default void close() {}
+}
