@@ -16,6 +16,8 @@ import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import io.ublk.server.cpu.CpuSet;
+import java.util.BitSet;
 import java.util.HashMap;
 import java.util.Map;
 
@@ -128,6 +130,16 @@ public final class UblkControl implements AutoCloseable {
         arena.close();
     }
 
+    /** GET_QUEUE_AFFINITY: the CPUs whose I/O the kernel maps to queue {@code qid} (blk-mq). */
+    public synchronized BitSet queueAffinity(int devId, int qid) {
+        Arena arena = Arena.ofShared();
+        MemorySegment mask = arena.allocate(CpuSet.MASK_BYTES, 8);
+        run(UblkCtrlCmd.GET_QUEUE_AFFINITY, "GET_QUEUE_AFFINITY", devId, (short) qid, mask, 0, arena, true);
+        BitSet cpus = CpuSet.fromMask(mask);
+        arena.close();
+        return cpus;
+    }
+
     /**
      * START_DEV: publishes {@code /dev/ublkbN}. Waits (in the kernel) until every tag was fetched,
      * so call it from a thread that is not a queue worker.
@@ -154,6 +166,11 @@ public final class UblkControl implements AutoCloseable {
      */
     private int run(int cmdOp, String name, int devId, MemorySegment buf, long data0, Arena arena,
             boolean keepOnTimeout) {
+        return run(cmdOp, name, devId, NO_QUEUE, buf, data0, arena, keepOnTimeout);
+    }
+
+    private int run(int cmdOp, String name, int devId, short queueId, MemorySegment buf, long data0, Arena arena,
+            boolean keepOnTimeout) {
         long userData = nextUserData++;
         MemorySegment sqe = ring.nextSqe();
         if (sqe == null) {
@@ -162,7 +179,7 @@ public final class UblkControl implements AutoCloseable {
         Sqes.uringCmd(sqe, fd, cmdOp, userData);
         MemorySegment cmd = sqe.asSlice(IoUringSqe.CMD_OFFSET, UblksrvCtrlCmd.SIZE);
         UblksrvCtrlCmd.DEV_ID.set(cmd, devId);
-        UblksrvCtrlCmd.QUEUE_ID.set(cmd, NO_QUEUE);
+        UblksrvCtrlCmd.QUEUE_ID.set(cmd, queueId);
         if (buf != null) {
             UblksrvCtrlCmd.ADDR.set(cmd, buf.address());
             UblksrvCtrlCmd.LEN.set(cmd, (short) buf.byteSize());

@@ -1,0 +1,568 @@
+package io.ublk.server.worker;
+
+import io.ublk.blockcache.BlockTarget;
+import io.ublk.blockcache.Completion;
+import io.ublk.blockcache.IoFlags;
+import io.ublk.headers.Errno;
+import io.ublk.headers.EventFd;
+import io.ublk.headers.IoUringRing;
+import io.ublk.headers.IoUringSetup;
+import io.ublk.headers.IoUringSqe;
+import io.ublk.headers.Libc;
+import io.ublk.headers.UblkIoCmd;
+import io.ublk.headers.UblkIoOp;
+import io.ublk.headers.UblkUserCopy;
+import io.ublk.headers.UblksrvIoCmd;
+import io.ublk.server.buffer.BouncePool;
+import io.ublk.server.buffer.BouncePoolStats;
+import io.ublk.server.buffer.SlotWaiter;
+import io.ublk.server.cpu.CpuSet;
+import io.ublk.server.ring.CompletionHandler;
+import io.ublk.server.ring.IoUring;
+import io.ublk.server.ring.Sqes;
+import io.ublk.server.sys.NativeException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.VarHandle;
+import java.util.BitSet;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A pinned worker: one thread, one io_uring, one bounce pool, serving the queues of many devices.
+ *
+ * <p><b>Start.</b> The thread pins itself to its CPU before it touches anything it owns, then
+ * creates its ring (SINGLE_ISSUER, DEFER_TASKRUN, COOP_TASKRUN when the kernel has them) and maps
+ * and pre-faults its pool, so first-touch puts both on the CPU's NUMA node.
+ *
+ * <p><b>Requests.</b> Each tag of each attached queue has a request id ({@code queue.base + tag})
+ * indexing the per-request arrays below; user_data and target tags carry that id, never an object.
+ * A request moves: FETCHING (the kernel holds our command) -> [PREFETCH] -> [WAIT_SLOT] -> TARGET ->
+ * COMMIT_AND_FETCH. A READ asks the target to prefetch before it takes a slot, so no slot waits on
+ * a slow store. Targets that answer inline are served on this thread without a hop; late answers
+ * come back through {@link #answers} plus an eventfd wake-up on the ring.
+ *
+ * <p><b>Others.</b> Other threads never touch the ring: they post {@link WorkerMessage}s and wake the
+ * worker through its eventfd.
+ */
+public final class Worker implements Completion, SlotWaiter {
+    private static final Logger LOG = LoggerFactory.getLogger(Worker.class);
+
+    // user_data: kind in the high bits, request id in the low 32.
+    private static final long KIND_IO = 1L << 32;
+    private static final long KIND_WAKE = 2L << 32;
+
+    // Request states.
+    private static final byte FREE = 0;
+    private static final byte FETCHING = 1;
+    private static final byte PREFETCH = 2;
+    private static final byte WAIT_SLOT = 3;
+    private static final byte TARGET = 4;
+    private static final byte DEAD = 5;
+
+    /** One eventfd increment, shared read-only by every waking thread. */
+    private static final MemorySegment ONE = oneSegment();
+
+    private static MemorySegment oneSegment() {
+        MemorySegment s = Arena.global().allocate(ValueLayout.JAVA_LONG);
+        s.set(ValueLayout.JAVA_LONG, 0, 1L);
+        return s;
+    }
+
+    private final int index;
+    private final int cpu;
+    private final WorkerConfig config;
+    private final Thread thread;
+    private final ConcurrentLinkedQueue<WorkerMessage> inbox = new ConcurrentLinkedQueue<>();
+    private final LongMpscQueue answers;
+    private final AtomicBoolean sleeping = new AtomicBoolean();
+    private final CompletableFuture<Void> started = new CompletableFuture<>();
+    private final int eventFd;
+    private volatile boolean stopRequested;
+    /** Tags placed on this worker (placement load): added at placement, removed at release. */
+    private final AtomicInteger load = new AtomicInteger();
+
+    // Owned by the worker thread from here on.
+    private IoUring ring;
+    private BouncePool pool;
+    private MemorySegment eventBuf;
+    private final ServedQueue[] queueOf;
+    private final byte[] state;
+    private final int[] slotOf;
+    private final int[] opFlags;
+    private final long[] offset;
+    private final int[] length;
+    /** Late answers: written by the answering thread before it publishes the id on {@link #answers}. */
+    private final int[] results;
+    /** Slot hand-offs from the pool, served from the loop (not from inside release, to bound the stack). */
+    private final long[] handoffIds;
+    private final int[] handoffSlots;
+    private final int handoffMask;
+    private int handoffHead;
+    private int handoffTail;
+    private final BitSet usedIds = new BitSet();
+    private int queuesAttached;
+
+    // Statistics: written by the worker only; readers see a recent value.
+    private long requests;
+    private long inlineAnswers;
+    private long lateAnswers;
+    private long errors;
+
+    private final CompletionHandler onCqe = this::onCqe;
+    private final LongMpscQueue.LongConsumer onAnswer = this::onAnswer;
+
+    Worker(int index, int cpu, WorkerConfig config) {
+        this.index = index;
+        this.cpu = cpu;
+        this.config = config;
+        int ids = config.maxTags();
+        int pow2 = Math.max(2, Integer.highestOneBit(ids - 1) << 1);
+        answers = new LongMpscQueue(pow2);
+        queueOf = new ServedQueue[ids];
+        state = new byte[ids];
+        slotOf = new int[ids];
+        opFlags = new int[ids];
+        offset = new long[ids];
+        length = new int[ids];
+        results = new int[ids];
+        handoffIds = new long[pow2];
+        handoffSlots = new int[pow2];
+        handoffMask = pow2 - 1;
+        eventFd = NativeException.check(Libc.eventfd(0, EventFd.EFD_CLOEXEC | EventFd.EFD_NONBLOCK), "eventfd", "");
+        thread = new Thread(this::run, "ublk-worker-" + index + (cpu >= 0 ? "-cpu" + cpu : ""));
+        thread.setDaemon(true);
+    }
+
+    /** Starts the thread; the future completes once the ring and pool exist. */
+    CompletableFuture<Void> start() {
+        thread.start();
+        return started;
+    }
+
+    public int index() {
+        return index;
+    }
+
+    /** The CPU this worker is pinned to, or -1 when unpinned. */
+    public int cpu() {
+        return cpu;
+    }
+
+    /** Tags placed on this worker: the placement load. */
+    public int load() {
+        return load.get();
+    }
+
+    /** Placement took {@code tags} more tags for this worker. */
+    void addLoad(int tags) {
+        load.addAndGet(tags);
+    }
+
+    /** A snapshot of this worker's counters (racy but cheap). */
+    public WorkerStats stats() {
+        BouncePool p = pool;
+        BouncePoolStats ps = p == null ? null : p.stats();
+        return new WorkerStats(index, cpu, queuesAttached, load.get(), requests, inlineAnswers, lateAnswers, errors, ps);
+    }
+
+    /**
+     * Attaches a device queue: the worker takes request ids for its tags and FETCHes every tag.
+     * {@code fetched} completes when the fetches are in the kernel; {@code finished} when the
+     * kernel aborted every tag (after STOP_DEV).
+     */
+    public void attach(int devId, int qid, int depth, int cdevFd, io.ublk.server.io.QueueDescriptors descriptors,
+            BlockTarget target, CompletableFuture<Void> fetched, CompletableFuture<Void> finished) {
+        post(new WorkerMessage.Attach(new ServedQueue(devId, qid, depth, cdevFd, descriptors, target, fetched, finished)));
+    }
+
+    /** Asks the worker to exit once no queue is attached; returns at once. */
+    public void requestStop() {
+        stopRequested = true;
+        wake();
+    }
+
+    /** Waits for the thread to exit. */
+    public void join(long millis) throws InterruptedException {
+        thread.join(millis);
+    }
+
+    public boolean isAlive() {
+        return thread.isAlive();
+    }
+
+    private void post(WorkerMessage m) {
+        inbox.add(m);
+        wake();
+    }
+
+    private void wake() {
+        Libc.write(eventFd, ONE, 8);
+    }
+
+    // ---- Completion and SlotWaiter: the two ways work comes back ----
+
+    /** Any thread: a target's late answer. */
+    @Override
+    public void complete(long tag, int result) {
+        int id = (int) tag;
+        results[id] = result;
+        if (!answers.offer(id)) {
+            // Capacity is one entry per request id, so this is a broken invariant, not load.
+            throw new IllegalStateException("worker " + index + " answer queue overflow for request " + id);
+        }
+        VarHandle.fullFence();
+        if (sleeping.get()) {
+            wake();
+        }
+    }
+
+    /** Worker thread (from pool.release): a parked request gets its slot. */
+    @Override
+    public void slotReady(long token, int slot) {
+        int i = handoffTail++ & handoffMask;
+        handoffIds[i] = token;
+        handoffSlots[i] = slot;
+    }
+
+    // ---- The loop ----
+
+    private void run() {
+        try {
+            if (cpu >= 0) {
+                CpuSet.pinCurrentThread(cpu);
+            }
+            ring = createRing(config.ringEntries());
+            pool = new BouncePool(config.poolSlots(), config.slotSize(), config.maxTags());
+            pool.prefault();
+            eventBuf = Arena.ofAuto().allocate(ValueLayout.JAVA_LONG);
+            armWake();
+            ring.submit();
+        } catch (RuntimeException | Error e) {
+            started.completeExceptionally(e);
+            closeResources();
+            return;
+        }
+        started.complete(null);
+        LOG.debug("worker {} started on cpu {} (ring {} entries, pool {} x {} bytes)", index, cpu, ring.sqEntries(),
+                config.poolSlots(), config.slotSize());
+        try {
+            loop();
+        } catch (RuntimeException | Error e) {
+            LOG.error("worker {} failed; its devices stop serving", index, e);
+        } finally {
+            closeResources();
+        }
+    }
+
+    private static IoUring createRing(int entries) {
+        int base = IoUringSetup.SINGLE_ISSUER | IoUringSetup.COOP_TASKRUN;
+        try {
+            return IoUring.create(entries, base | IoUringSetup.DEFER_TASKRUN, entries * 2);
+        } catch (NativeException e) {
+            if (e.errno() != Errno.EINVAL) {
+                throw e;
+            }
+            return IoUring.create(entries, 0, entries * 2); // older kernels
+        }
+    }
+
+    private void loop() {
+        while (!(stopRequested && queuesAttached == 0)) {
+            int work = processInbox() + answers.drain(onAnswer, Integer.MAX_VALUE) + serveHandoffs()
+                    + ring.drain(onCqe);
+            if (work > 0) {
+                ring.poll(); // submits, runs deferred task work, flushes overflow
+                continue;
+            }
+            sleeping.set(true);
+            if (inbox.isEmpty() && answers.isEmpty() && handoffHead == handoffTail && !stopRequested) {
+                ring.submitAndWait(1);
+            } else {
+                ring.poll();
+            }
+            sleeping.set(false);
+        }
+    }
+
+    private void closeResources() {
+        if (ring != null) {
+            ring.close();
+        }
+        if (pool != null) {
+            pool.close();
+        }
+        Libc.close(eventFd);
+    }
+
+    private void armWake() {
+        MemorySegment sqe = nextSqe();
+        Sqes.pollAdd(sqe, eventFd, IoUringRing.POLLIN, true, KIND_WAKE);
+    }
+
+    private MemorySegment nextSqe() {
+        MemorySegment sqe = ring.nextSqe();
+        if (sqe == null) {
+            ring.submit(); // the kernel consumes the whole SQ on submit
+            sqe = ring.nextSqe();
+            if (sqe == null) {
+                throw new IllegalStateException("worker " + index + " SQ still full after submit");
+            }
+        }
+        return sqe;
+    }
+
+    private int processInbox() {
+        int n = 0;
+        WorkerMessage m;
+        while ((m = inbox.poll()) != null) {
+            n++;
+            if (m instanceof WorkerMessage.Attach a) {
+                attachQueue(a.queue());
+            }
+        }
+        return n;
+    }
+
+    private void attachQueue(ServedQueue q) {
+        int base = findIds(q.depth);
+        if (base < 0) {
+            load.addAndGet(-q.depth);
+            q.fetched.completeExceptionally(new IllegalStateException("worker " + index + " has no room for "
+                    + q.depth + " more tags (max " + config.maxTags() + " per worker; add workers or lower --depth)"));
+            return;
+        }
+        q.base = base;
+        usedIds.set(base, base + q.depth);
+        for (int tag = 0; tag < q.depth; tag++) {
+            queueOf[base + tag] = q;
+            state[base + tag] = FETCHING;
+            slotOf[base + tag] = -1;
+            submitIoCmd(q, tag, UblkIoCmd.FETCH_REQ, 0);
+        }
+        q.live = q.depth;
+        queuesAttached++;
+        try {
+            ring.submit();
+            q.fetched.complete(null);
+        } catch (RuntimeException e) {
+            q.fetched.completeExceptionally(e);
+        }
+        LOG.info("worker {} (cpu {}) serves {} ({} tags)", index, cpu, q, q.depth);
+    }
+
+    private int findIds(int depth) {
+        int from = 0;
+        while (true) {
+            int start = usedIds.nextClearBit(from);
+            if (start + depth > queueOf.length) {
+                return -1;
+            }
+            int nextUsed = usedIds.nextSetBit(start);
+            if (nextUsed < 0 || nextUsed >= start + depth) {
+                return start;
+            }
+            from = nextUsed;
+        }
+    }
+
+    private void submitIoCmd(ServedQueue q, int tag, int cmdOp, int result) {
+        MemorySegment sqe = nextSqe();
+        Sqes.uringCmd(sqe, q.cdevFd, cmdOp, KIND_IO | (q.base + tag));
+        sqe.set(ValueLayout.JAVA_SHORT, IoUringSqe.CMD_OFFSET + UblksrvIoCmd.Q_ID_OFFSET, (short) q.qid);
+        sqe.set(ValueLayout.JAVA_SHORT, IoUringSqe.CMD_OFFSET + UblksrvIoCmd.TAG_OFFSET, (short) tag);
+        sqe.set(ValueLayout.JAVA_INT, IoUringSqe.CMD_OFFSET + UblksrvIoCmd.RESULT_OFFSET, result);
+    }
+
+    // ---- Request state machine ----
+
+    private void onCqe(long userData, int res, int flags) {
+        if ((userData & ~0xFFFF_FFFFL) == KIND_WAKE) {
+            Libc.read(eventFd, eventBuf, 8); // reset the counter; the loop checks every source anyway
+            if ((flags & IoUringRing.CQE_F_MORE) == 0) {
+                armWake();
+            }
+            return;
+        }
+        int id = (int) userData;
+        ServedQueue q = queueOf[id];
+        if (res == UblkIoOp.RES_OK) {
+            requests++;
+            dispatch(q, id);
+        } else {
+            if (res != UblkIoOp.RES_ABORT) {
+                errors++;
+                LOG.warn("{} tag {}: io command failed: {}", q, id - q.base, Errno.name(res));
+            }
+            retire(q, id);
+        }
+    }
+
+    private void retire(ServedQueue q, int id) {
+        state[id] = DEAD;
+        if (--q.live == 0) {
+            for (int tag = 0; tag < q.depth; tag++) {
+                queueOf[q.base + tag] = null;
+                state[q.base + tag] = FREE;
+            }
+            usedIds.clear(q.base, q.base + q.depth);
+            queuesAttached--;
+            load.addAndGet(-q.depth);
+            LOG.info("worker {} released {}", index, q);
+            q.finished.complete(null);
+        }
+    }
+
+    private void dispatch(ServedQueue q, int id) {
+        int tag = id - q.base;
+        int of = q.descriptors.opFlags(tag);
+        opFlags[id] = of;
+        offset[id] = q.descriptors.startSector(tag) << 9;
+        length[id] = q.descriptors.nrSectors(tag) << 9;
+        BlockTarget t = q.target;
+        int r;
+        switch (UblkIoOp.op(of)) {
+            case UblkIoOp.OP_READ -> {
+                r = t.prefetch(offset[id], length[id], id, this);
+                if (r == BlockTarget.PENDING) {
+                    state[id] = PREFETCH;
+                    return;
+                }
+                if (r < 0) {
+                    commit(q, id, r);
+                } else {
+                    acquireSlot(q, id);
+                }
+                return;
+            }
+            case UblkIoOp.OP_WRITE -> {
+                acquireSlot(q, id);
+                return;
+            }
+            case UblkIoOp.OP_FLUSH -> r = t.flush(id, this);
+            case UblkIoOp.OP_DISCARD -> r = t.discard(offset[id], length[id], id, this);
+            case UblkIoOp.OP_WRITE_ZEROES -> r = t.writeZeroes(offset[id], length[id],
+                    (of & UblkIoOp.F_NOUNMAP) != 0 ? IoFlags.NOUNMAP : 0, id, this);
+            default -> r = -Errno.EOPNOTSUPP;
+        }
+        if (r == BlockTarget.PENDING) {
+            state[id] = TARGET;
+        } else {
+            inlineAnswers++;
+            commit(q, id, r);
+        }
+    }
+
+    private void acquireSlot(ServedQueue q, int id) {
+        int slot = pool.acquire(id, this);
+        if (slot < 0) {
+            state[id] = WAIT_SLOT;
+        } else {
+            withSlot(q, id, slot);
+        }
+    }
+
+    private int serveHandoffs() {
+        int n = 0;
+        while (handoffHead != handoffTail) {
+            int i = handoffHead++ & handoffMask;
+            int id = (int) handoffIds[i];
+            withSlot(queueOf[id], id, handoffSlots[i]);
+            n++;
+        }
+        return n;
+    }
+
+    private void withSlot(ServedQueue q, int id, int slot) {
+        slotOf[id] = slot;
+        MemorySegment buf = pool.slot(slot);
+        int len = length[id];
+        int r;
+        if (UblkIoOp.op(opFlags[id]) == UblkIoOp.OP_READ) {
+            r = q.target.read(offset[id], buf, len, id, this);
+        } else {
+            long n = Libc.pread(q.cdevFd, buf, len, UblkUserCopy.position(q.qid, id - q.base, 0));
+            if (n != len) {
+                LOG.warn("{} tag {}: USER_COPY pread of {} bytes returned {}", q, id - q.base, len,
+                        n < 0 ? Errno.name((int) n) : n);
+                errors++;
+                finish(q, id, -Errno.EIO);
+                return;
+            }
+            int flags = (opFlags[id] & UblkIoOp.F_FUA) != 0 ? IoFlags.FUA : 0;
+            r = q.target.write(offset[id], buf, len, flags, id, this);
+        }
+        if (r == BlockTarget.PENDING) {
+            state[id] = TARGET;
+        } else {
+            inlineAnswers++;
+            finish(q, id, r);
+        }
+    }
+
+    /** A data request's target answered: copy read data out, free the slot, commit. */
+    private void finish(ServedQueue q, int id, int r) {
+        int slot = slotOf[id];
+        int len = length[id];
+        if (r >= 0 && UblkIoOp.op(opFlags[id]) == UblkIoOp.OP_READ) {
+            // Only bytes the target filled reach the client: anything short is an error, not stale slot data.
+            if (r != len) {
+                r = -Errno.EIO;
+            } else {
+                long n = Libc.pwrite(q.cdevFd, pool.slot(slot), len, UblkUserCopy.position(q.qid, id - q.base, 0));
+                if (n != len) {
+                    LOG.warn("{} tag {}: USER_COPY pwrite of {} bytes returned {}", q, id - q.base, len,
+                            n < 0 ? Errno.name((int) n) : n);
+                    errors++;
+                    r = -Errno.EIO;
+                }
+            }
+        }
+        if (slot >= 0) {
+            slotOf[id] = -1;
+            pool.release(slot);
+        }
+        commit(q, id, r);
+    }
+
+    private void commit(ServedQueue q, int id, int result) {
+        if (result < 0) {
+            errors++;
+        }
+        state[id] = FETCHING;
+        submitIoCmd(q, id - q.base, UblkIoCmd.COMMIT_AND_FETCH_REQ, result);
+    }
+
+    private void onAnswer(long value) {
+        int id = (int) value;
+        ServedQueue q = queueOf[id];
+        int r = results[id];
+        lateAnswers++;
+        switch (state[id]) {
+            case PREFETCH -> {
+                if (r < 0) {
+                    commit(q, id, r);
+                } else {
+                    acquireSlot(q, id);
+                }
+            }
+            case TARGET -> {
+                int op = UblkIoOp.op(opFlags[id]);
+                if (op == UblkIoOp.OP_READ || op == UblkIoOp.OP_WRITE) {
+                    finish(q, id, r);
+                } else {
+                    commit(q, id, r);
+                }
+            }
+            default -> {
+                errors++;
+                LOG.error("{} request {}: answer {} in state {} ignored (target answered twice?)", q, id, r, state[id]);
+            }
+        }
+    }
+}
