@@ -1,14 +1,21 @@
 package io.ublk.server.cli;
 
 import io.ublk.blockcache.BlockTarget;
+import io.ublk.blockcache.DelayedTarget;
 import io.ublk.blockcache.MemoryTarget;
 import io.ublk.blockcache.NullTarget;
 import io.ublk.server.device.DeviceConfig;
 import io.ublk.server.device.DeviceSet;
 import io.ublk.server.device.UblkDevice;
 import io.ublk.server.worker.WorkerConfig;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.ublk.server.metrics.MetricsEndpoint;
+import io.ublk.server.metrics.ServerMetrics;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -68,6 +75,15 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--control-timeout", defaultValue = "30s", converter = DurationConverter.class, description = "Deadline of each control command. Default: ${DEFAULT-VALUE}.")
     Duration controlTimeout;
 
+    @Option(names = "--latency", converter = DurationConverter.class, description = "Answer every request this much later from another thread (simulates a remote store; for tests and benchmarks), e.g. 2ms.")
+    Duration latency;
+
+    @Option(names = "--metrics-port", description = "Serve Prometheus metrics at http://127.0.0.1:PORT/metrics (0: any free port).")
+    Integer metricsPort;
+
+    @Option(names = "--metrics-host", defaultValue = "127.0.0.1", description = "Address the metrics endpoint binds. Default: ${DEFAULT-VALUE}.")
+    String metricsHost;
+
     private final CountDownLatch stopSignal = new CountDownLatch(1);
     private final CountDownLatch tornDown = new CountDownLatch(1);
 
@@ -98,11 +114,22 @@ final class RunCommand implements Callable<Integer> {
         Thread hook = new Thread(this::onSignal, "ublk-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
         PrintWriter out = spec.commandLine().getOut();
-        try (DeviceSet set = DeviceSet.open(workers, workerConfig, controlTimeout)) {
+        if (metricsPort != null && (metricsPort < 0 || metricsPort > 65535)) {
+            throw new ParameterException(spec.commandLine(), "--metrics-port must be in [0, 65535]: " + metricsPort);
+        }
+        InetAddress metricsAddress;
+        try {
+            metricsAddress = InetAddress.getByName(metricsHost);
+        } catch (UnknownHostException e) {
+            throw new ParameterException(spec.commandLine(), "--metrics-host is not an address: '" + metricsHost + "'");
+        }
+        try (DeviceSet set = DeviceSet.open(workers, workerConfig, controlTimeout);
+                MetricsEndpoint endpoint = startMetrics(set, metricsAddress)) {
             try {
                 List<String> paths = new ArrayList<>();
                 for (int i = 0; i < count && stopSignal.getCount() > 0; i++) {
                     UblkDevice dev = set.add(deviceConfig, targets);
+                    metrics.deviceAdded(dev);
                     paths.add(dev.blockDevice().toString());
                     out.println(dev.blockDevice());
                     out.flush();
@@ -124,13 +151,32 @@ final class RunCommand implements Callable<Integer> {
         return 0;
     }
 
+    private ServerMetrics metrics;
+
+    /** Binds the metrics; serves them when --metrics-port was given (returns null otherwise). */
+    private MetricsEndpoint startMetrics(DeviceSet set, InetAddress host) {
+        PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        metrics = new ServerMetrics(registry, set);
+        if (metricsPort == null) {
+            return null;
+        }
+        MetricsEndpoint endpoint = MetricsEndpoint.start(registry, host, metricsPort);
+        LOG.info("metrics at http://{}:{}/metrics", host.getHostAddress(), endpoint.port());
+        return endpoint;
+    }
+
     private Supplier<BlockTarget> targetFactory() {
-        return switch (target) {
+        Supplier<BlockTarget> base = switch (target) {
             case "memory" -> () -> new MemoryTarget(size);
             case "null" -> () -> new NullTarget(size);
             default -> throw new ParameterException(spec.commandLine(),
                     "--target must be memory or null: '" + target + "'");
         };
+        if (latency == null) {
+            return base;
+        }
+        long nanos = latency.toNanos();
+        return () -> new DelayedTarget(base.get(), nanos);
     }
 
     private void writeReadyFile(List<String> paths) throws IOException {

@@ -44,6 +44,7 @@ public final class UblkDevice implements AutoCloseable {
     private int cdevFd = -1;
     private final List<QueueDescriptors> descriptors = new ArrayList<>();
     private final List<CompletableFuture<Void>> finished = new ArrayList<>();
+    private final List<Worker> workerOfQueue = new ArrayList<>();
     private boolean started;
     private boolean closed;
 
@@ -93,6 +94,7 @@ public final class UblkDevice implements AutoCloseable {
             descriptors.add(qd);
             BitSet cpus = control.queueAffinity(id, qid);
             Worker w = workers.place(cpus, config.depth());
+            workerOfQueue.add(w);
             LOG.info("ublk{} queue {} (cpus {}) -> worker {} (cpu {})", id, qid, cpus, w.index(), w.cpu());
             CompletableFuture<Void> f = new CompletableFuture<>();
             CompletableFuture<Void> done = new CompletableFuture<>();
@@ -152,6 +154,11 @@ public final class UblkDevice implements AutoCloseable {
 
     public DeviceConfig config() {
         return config;
+    }
+
+    /** The worker serving each queue, by queue id (placement, for logs and metrics). */
+    public List<Worker> workerOfQueue() {
+        return List.copyOf(workerOfQueue);
     }
 
     /** {@code /dev/ublkbN}. */

@@ -89,7 +89,7 @@ public final class Worker implements Completion, SlotWaiter {
 
     // Owned by the worker thread from here on.
     private IoUring ring;
-    private BouncePool pool;
+    private volatile BouncePool pool;
     private MemorySegment eventBuf;
     private final ServedQueue[] queueOf;
     private final byte[] state;
