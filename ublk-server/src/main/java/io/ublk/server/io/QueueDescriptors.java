@@ -40,6 +40,13 @@ public final class QueueDescriptors implements AutoCloseable {
         return new QueueDescriptors(MemorySegment.ofAddress(addr).reinterpret(size), size);
     }
 
+    /**
+     * Descriptors over memory the caller owns (tests, tools); {@link #close} does not unmap it.
+     */
+    public static QueueDescriptors over(MemorySegment iods) {
+        return new QueueDescriptors(iods, 0);
+    }
+
     /** Bytes mapped (for memory accounting). */
     public long mappedBytes() {
         return mappedBytes;
@@ -68,7 +75,9 @@ public final class QueueDescriptors implements AutoCloseable {
     public void close() {
         if (!closed) {
             closed = true;
-            Libc.munmap(iods, mappedBytes);
+            if (mappedBytes > 0) {
+                Libc.munmap(iods, mappedBytes);
+            }
         }
     }
 }
