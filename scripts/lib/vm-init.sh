@@ -24,9 +24,12 @@ load_modules() { # $1: list in /lib/modules (dependency order), $2...: parameter
   done
 }
 
-job=
+job= cache=mmap
 for arg in $(cat /proc/cmdline); do
-  case $arg in vmrun.job=*) job=${arg#vmrun.job=} ;; esac
+  case $arg in
+    vmrun.job=*) job=${arg#vmrun.job=} ;;
+    vmrun.cache=*) cache=${arg#vmrun.cache=} ;;
+  esac
 done
 [ -n "$job" ] || fail "no vmrun.job= on the kernel command line"
 
@@ -35,7 +38,7 @@ load_modules base
 load_modules ublk ublks_max=8192
 
 mkdir -p /raw /host
-mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 hostroot /raw || fail "cannot mount the host's / over 9p"
+mount -t 9p -o "trans=virtio,version=9p2000.L,msize=512000,cache=$cache" hostroot /raw || fail "cannot mount the host's / over 9p"
 [ -f "/raw$job/job.sh" ] || fail "job file /raw$job/job.sh not found"
 # /host is what the command sees; /raw keeps the unhidden host tree for bind-backs and the exit code.
 mount --bind /raw /host
