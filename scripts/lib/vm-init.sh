@@ -2,7 +2,7 @@
 # /init of the scripts/vm-run guest (busybox sh, runs as PID 1 from the initramfs).
 # Mounts the host's / over 9p, prepares a chroot of it, runs the job that vm-run wrote
 # into its job folder, records the exit code there and powers off.
-# shellcheck shell=sh
+# shellcheck shell=sh disable=SC2013 # word lists on purpose
 export PATH=/bin
 
 mount -t devtmpfs devtmpfs /dev
@@ -24,7 +24,7 @@ load_modules() { # $1: list in /lib/modules (dependency order), $2...: parameter
   done
 }
 
-job= cache=mmap
+job='' cache=mmap
 for arg in $(cat /proc/cmdline); do
   case $arg in
     vmrun.job=*) job=${arg#vmrun.job=} ;;
@@ -63,7 +63,7 @@ mount -t tmpfs -o mode=0755 tmpfs /host/run
 if [ -f "/raw$job/binds" ]; then
   while read -r p; do
     [ -n "$p" ] || continue
-    mkdir -p "/host$p" && mount --bind "/raw$p" "/host$p" || fail "cannot bind $p back into the guest"
+    { mkdir -p "/host$p" && mount --bind "/raw$p" "/host$p"; } || fail "cannot bind $p back into the guest"
   done <"/raw$job/binds"
 fi
 

@@ -103,6 +103,7 @@ vm_ensure_initramfs() {
   install -m 0755 "$VM_INIT_TEMPLATE" "$stage/init"
   for set in "${VM_MODULE_SETS[@]}"; do
     name=${set%%:*}; mods=${set#*:}
+    # shellcheck disable=SC2086 # one argument per module
     vm_module_closure $mods >"$stage/lib/modules/$name.list.tmp" || die "cannot resolve modules $mods"
     while read -r n p; do
       echo "$n" >>"$stage/lib/modules/$name.list"
