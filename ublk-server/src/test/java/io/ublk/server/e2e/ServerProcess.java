@@ -1,0 +1,257 @@
+package io.ublk.server.e2e;
+
+import static org.junit.jupiter.api.Assertions.fail;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The real server, {@code bin/ublk-server run ...}, as a separate process (root from the system
+ * property {@code ublk.root}). {@link #start} returns once the ready file lists every device;
+ * {@link #stop} sends SIGTERM and asserts a clean exit with no device left behind; {@link #close}
+ * stops it without assertions (for finally blocks), so a failing test never leaks a server.
+ *
+ * <p>The server's stdout and stderr go to files in the working directory; assertion messages
+ * carry the stderr tail.
+ */
+final class ServerProcess implements AutoCloseable {
+    private static final Pattern DEVICE = Pattern.compile("^/dev/ublkb(\\d+)$");
+    /** Extra JVM options for the server (env {@code UBLK_JAVA_OPTS} of bin/ublk-server). */
+    static final String JAVA_OPTS = System.getProperty("ublk.e2e.javaOpts", "");
+    static final Duration STOP_TIMEOUT = Duration.ofSeconds(180);
+
+    private final Process process;
+    private final Path stdout;
+    private final Path stderr;
+    private final List<String> command;
+    private Duration startup = Duration.ZERO;
+    private List<Path> devices = List.of();
+    private boolean stopped;
+
+    private ServerProcess(Process process, Path stdout, Path stderr, List<String> command) {
+        this.process = process;
+        this.stdout = stdout;
+        this.stderr = stderr;
+        this.command = command;
+    }
+
+    static Path root() {
+        String root = System.getProperty("ublk.root");
+        if (root == null) {
+            fail("system property ublk.root is not set (Maven sets it to the checkout)");
+        }
+        return Path.of(root);
+    }
+
+    /**
+     * Starts {@code ublk-server run ARGS --ready-file DIR/ready} in {@code dir} and waits until the
+     * ready file appears; fails with the stderr tail when the server exits first or the timeout hits
+     * (the server is stopped then).
+     */
+    static ServerProcess start(Path dir, Duration readyTimeout, String... args) {
+        try {
+            Files.createDirectories(dir);
+            Path ready = dir.resolve("ready");
+            Path out = dir.resolve("server.out");
+            Path err = dir.resolve("server.err");
+            List<String> cmd = new ArrayList<>();
+            cmd.add(root().resolve("bin/ublk-server").toString());
+            cmd.add("run");
+            cmd.addAll(List.of(args));
+            cmd.add("--ready-file");
+            cmd.add(ready.toString());
+            ProcessBuilder pb = new ProcessBuilder(cmd).directory(dir.toFile())
+                    .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
+                    .redirectOutput(out.toFile()).redirectError(err.toFile());
+            Map<String, String> env = pb.environment();
+            if (!JAVA_OPTS.isBlank()) {
+                env.put("UBLK_JAVA_OPTS", JAVA_OPTS);
+            }
+            long t0 = System.nanoTime();
+            Process p = pb.start();
+            ServerProcess server = new ServerProcess(p, out, err, List.copyOf(cmd));
+            long deadline = t0 + readyTimeout.toNanos();
+            try {
+                while (!Files.exists(ready)) {
+                    if (!p.isAlive()) {
+                        server.devices = server.printedDevices();
+                        server.assertNoDevicesLeft("after an early exit");
+                        fail("server exited with " + p.exitValue() + " before it was ready: " + server.describe());
+                    }
+                    if (System.nanoTime() > deadline) {
+                        server.close();
+                        fail("server not ready within " + readyTimeout.toSeconds() + " s: " + server.describe());
+                    }
+                    Thread.sleep(100);
+                }
+                List<Path> devs = Files.readAllLines(ready).stream().filter(l -> !l.isBlank()).map(Path::of)
+                        .toList();
+                ServerProcess started = server;
+                started.startup = Duration.ofNanos(System.nanoTime() - t0);
+                started.devices = devs;
+                for (Path d : devs) {
+                    if (!DEVICE.matcher(d.toString()).matches() || !Files.exists(d)) {
+                        started.close();
+                        fail("ready file lists " + d + " which is not an existing /dev/ublkbN: " + devs);
+                    }
+                }
+                System.err.printf("[e2e] server pid %d ready in %.1f s with %d device(s): %s%n", p.pid(),
+                        started.startup.toMillis() / 1000.0, devs.size(), String.join(" ", args));
+                return started;
+            } catch (InterruptedException e) {
+                server.close();
+                Thread.currentThread().interrupt();
+                throw new AssertionError("interrupted while waiting for the server", e);
+            } catch (IOException | RuntimeException | Error e) {
+                if (p.isAlive()) {
+                    server.close();
+                }
+                throw e;
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    List<Path> devices() {
+        return devices;
+    }
+
+    Path device(int i) {
+        return devices.get(i);
+    }
+
+    long pid() {
+        return process.pid();
+    }
+
+    Duration startup() {
+        return startup;
+    }
+
+    boolean isAlive() {
+        return process.isAlive();
+    }
+
+    /** Fails (with the stderr tail) unless the server is still running. */
+    void assertAlive() {
+        if (!process.isAlive()) {
+            fail("server died with exit code " + process.exitValue() + ": " + describe());
+        }
+    }
+
+    /** The server's command, state and stderr tail, for assertion messages. */
+    String describe() {
+        String state = process.isAlive() ? "running" : "exited " + process.exitValue();
+        return String.join(" ", command) + " (pid " + process.pid() + ", " + state + ")\n--- server stderr tail ---\n"
+                + Cmd.tail(Cmd.read(stderr), 4000) + "\n--- end of server stderr ---";
+    }
+
+    /**
+     * SIGTERM, then asserts: the server exits within {@link #STOP_TIMEOUT} with 143 (a JVM ended
+     * by SIGTERM) or 0, and none of its /dev/ublkbN, /dev/ublkcN, /sys/block/ublkbN remain.
+     */
+    void stop() {
+        if (stopped) {
+            return;
+        }
+        stopped = true;
+        process.destroy(); // SIGTERM
+        long t0 = System.nanoTime();
+        try {
+            if (!process.waitFor(STOP_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
+                String d = describe();
+                kill();
+                fail("server did not exit within " + STOP_TIMEOUT.toSeconds() + " s of SIGTERM: " + d);
+            }
+        } catch (InterruptedException e) {
+            kill();
+            Thread.currentThread().interrupt();
+            throw new AssertionError("interrupted while stopping the server", e);
+        }
+        System.err.printf("[e2e] server pid %d stopped in %.1f s, exit %d%n", process.pid(),
+                (System.nanoTime() - t0) / 1e9, process.exitValue());
+        int exit = process.exitValue();
+        if (exit != 143 && exit != 0) {
+            fail("server exited with " + exit + " after SIGTERM (want 143 or 0): " + describe());
+        }
+        assertNoDevicesLeft("after SIGTERM");
+    }
+
+    /** Stops without assertions (SIGTERM, then SIGKILL if it hangs); for finally blocks. */
+    @Override
+    public void close() {
+        if (stopped && !process.isAlive()) {
+            return;
+        }
+        stopped = true;
+        process.destroy();
+        try {
+            if (!process.waitFor(STOP_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
+                kill();
+            }
+        } catch (InterruptedException e) {
+            kill();
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void kill() {
+        process.destroyForcibly();
+        try {
+            process.waitFor(30, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Devices the server printed on stdout (it prints each one as it is added). */
+    private List<Path> printedDevices() {
+        return Cmd.read(stdout).lines().filter(l -> DEVICE.matcher(l.strip()).matches()).map(l -> Path.of(l.strip()))
+                .toList();
+    }
+
+    /** Every node of the devices this server created is gone (waits up to 5 s for devtmpfs). */
+    private void assertNoDevicesLeft(String when) {
+        List<Path> all = new ArrayList<>(devices);
+        for (Path p : printedDevices()) {
+            if (!all.contains(p)) {
+                all.add(p);
+            }
+        }
+        List<Path> nodes = new ArrayList<>();
+        for (Path b : all) {
+            Matcher m = DEVICE.matcher(b.toString());
+            if (m.matches()) {
+                nodes.add(b);
+                nodes.add(Path.of("/dev/ublkc" + m.group(1)));
+                nodes.add(Path.of("/sys/block/ublkb" + m.group(1)));
+            }
+        }
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        List<Path> left;
+        do {
+            left = nodes.stream().filter(Files::exists).toList();
+            if (left.isEmpty()) {
+                return;
+            }
+            try {
+                Thread.sleep(100);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        } while (System.nanoTime() < deadline);
+        fail("server left " + left.size() + " device node(s) " + when + ": "
+                + left.subList(0, Math.min(10, left.size())) + ": " + describe());
+    }
+}
