@@ -49,6 +49,13 @@ truncate -s 1G /dev/shm/loop.img
 loopdev=$(losetup -f --show /dev/shm/loop.img)
 start_server --target null --size 1GiB --depth 128 --metrics-port 9400
 ublk=$(head -1 "$work/ready")
+# The JVM compiles the I/O path on first use (slowly under TCG): warm it up before measuring.
+fio --name=warm --filename="$ublk" --direct=1 --rw=randrw --bs=4k --iodepth=32 --ioengine=io_uring \
+    --time_based --runtime="${BENCH_WARMUP:-60}" --size=512m >/dev/null
+fio --name=warm1 --filename="$ublk" --direct=1 --rw=randrw --bs=4k --iodepth=1 --ioengine=psync \
+    --time_based --runtime="$(( ${BENCH_WARMUP:-60} / 2 ))" --size=512m >/dev/null
+say "Warm-up before measuring: ${BENCH_WARMUP:-60} s of 4k randrw QD32 and half that at QD1 on the ublk device (JIT)."
+say ""
 say "| workload | ublk null | null_blk | loop/tmpfs | null / loop | null / null_blk |"
 say "|---|---|---|---|---|---|"
 for rw in randread randwrite; do
@@ -86,12 +93,12 @@ say ""
 say "## 3. Bounce memory: configured bound vs measured peak"
 say ""
 say "Server: \`--target memory --size 256MiB --workers 2 --pool-slots 4 --latency 2ms\` (answers arrive late, so"
-say "requests hold slots); fio: 4 jobs of 128k randwrite at QD64 each (256 requests in flight wanted, 8 slots exist)."
+say "requests hold slots); fio: 4 jobs of 128k randwrite+verify at QD64 each, each on its own 64 MiB (256 requests in flight wanted, 8 slots exist)."
 say ""
 start_server --target memory --size 256MiB --workers 2 --pool-slots 4 --latency 2ms --depth 128 --queues 2 --metrics-port 9400
 ublk=$(head -1 "$work/ready")
 fio --name=p --filename="$ublk" --direct=1 --rw=randwrite --bs=128k --iodepth=64 --numjobs=4 --ioengine=io_uring \
-    --size=64m --group_reporting --verify=crc32c --verify_fatal=1 --verify_state_save=0 --output="$work/p.txt" >/dev/null
+    --size=64m --offset_increment=64m --group_reporting --verify=crc32c --verify_fatal=1 --verify_state_save=0 --output="$work/p.txt" >/dev/null
 bound=$(metric ublk_bounce_pool_bytes)
 peak_slots=$(metric ublk_bounce_slots_peak)
 waits=$(metric ublk_bounce_backpressure_waits_total)
