@@ -274,12 +274,13 @@ public final class Worker implements Completion, SlotWaiter {
 
     private void loop() {
         while (!(stopRequested && queuesAttached == 0)) {
-            int work = processInbox() + answers.drain(onAnswer, Integer.MAX_VALUE) + serveHandoffs()
-                    + ring.drain(onCqe);
-            if (work > 0) {
-                ring.poll(); // submits, runs deferred task work, flushes overflow
-                continue;
-            }
+            processInbox();
+            answers.drain(onAnswer, Integer.MAX_VALUE);
+            serveHandoffs();
+            ring.drain(onCqe);
+            // One syscall per turn: submit the commits just queued and wait for the next CQE in the
+            // same io_uring_enter (it returns at once when completions are already there). Other
+            // threads see `sleeping` and wake us through the eventfd.
             sleeping.set(true);
             if (inbox.isEmpty() && answers.isEmpty() && handoffHead == handoffTail && !stopRequested) {
                 ring.submitAndWait(1);
