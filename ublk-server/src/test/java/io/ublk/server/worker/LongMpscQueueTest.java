@@ -33,7 +33,7 @@ class LongMpscQueueTest {
     @Test
     void manyProducersLoseNothingAndKeepEachProducersOrder() throws Exception {
         int producers = 4;
-        int perProducer = 200_000;
+        int perProducer = 50_000;
         LongMpscQueue q = new LongMpscQueue(1024);
         CountDownLatch go = new CountDownLatch(1);
         List<Thread> threads = new ArrayList<>();
