@@ -6,7 +6,6 @@ import io.ublk.blockcache.MemoryTarget;
 import io.ublk.blockcache.NullTarget;
 import io.ublk.server.device.DeviceConfig;
 import io.ublk.server.device.DeviceSet;
-import io.ublk.server.device.UblkDevice;
 import io.ublk.server.worker.WorkerConfig;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
@@ -75,6 +74,9 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--control-timeout", defaultValue = "30s", converter = DurationConverter.class, description = "Deadline of each control command. Default: ${DEFAULT-VALUE}.")
     Duration controlTimeout;
 
+    @Option(names = "--parallel", defaultValue = "4", description = "Devices created or deleted at once. Default: ${DEFAULT-VALUE}.")
+    int parallel;
+
     @Option(names = "--latency", converter = DurationConverter.class, description = "Answer every request this much later from another thread (simulates a remote store; for tests and benchmarks), e.g. 2ms.")
     Duration latency;
 
@@ -95,6 +97,9 @@ final class RunCommand implements Callable<Integer> {
         try {
             if (count < 1) {
                 throw new IllegalArgumentException("--count must be >= 1: " + count);
+            }
+            if (parallel < 1) {
+                throw new IllegalArgumentException("--parallel must be >= 1: " + parallel);
             }
             if (workers < 0) {
                 throw new IllegalArgumentException("--workers must be >= 0: " + workers);
@@ -123,17 +128,18 @@ final class RunCommand implements Callable<Integer> {
         } catch (UnknownHostException e) {
             throw new ParameterException(spec.commandLine(), "--metrics-host is not an address: '" + metricsHost + "'");
         }
-        try (DeviceSet set = DeviceSet.open(workers, workerConfig, controlTimeout);
+        try (DeviceSet set = DeviceSet.open(workers, workerConfig, controlTimeout, parallel);
                 MetricsEndpoint endpoint = startMetrics(set, metricsAddress)) {
             try {
                 List<String> paths = new ArrayList<>();
-                for (int i = 0; i < count && stopSignal.getCount() > 0; i++) {
-                    UblkDevice dev = set.add(deviceConfig, targets);
+                set.addAll(count, deviceConfig, targets, dev -> {
                     metrics.deviceAdded(dev);
-                    paths.add(dev.blockDevice().toString());
-                    out.println(dev.blockDevice());
-                    out.flush();
-                }
+                    synchronized (paths) {
+                        paths.add(dev.blockDevice().toString());
+                        out.println(dev.blockDevice());
+                        out.flush();
+                    }
+                }, () -> stopSignal.getCount() == 0);
                 if (stopSignal.getCount() > 0) {
                     writeReadyFile(paths);
                     LOG.info("serving {} device(s); SIGINT or SIGTERM stops and deletes them", paths.size());

@@ -174,6 +174,11 @@ public final class UblkDevice implements AutoCloseable {
     /** Stops serving and deletes the device; idempotent. */
     @Override
     public void close() {
+        close(control);
+    }
+
+    /** {@link #close()} through the given control channel (any channel can address any device). */
+    public void close(UblkControl control) {
         if (closed) {
             return;
         }
