@@ -7,10 +7,11 @@ import io.ublk.headers.Errno;
 import io.ublk.headers.UblkDevState;
 import io.ublk.headers.UblkFeatures;
 import io.ublk.headers.UblkParamBasic;
-import io.ublk.headers.UblkParamDiscard;
 import io.ublk.headers.UblkParamType;
 import io.ublk.headers.UblkParams;
 import io.ublk.server.RealUblk;
+import io.ublk.server.device.DeviceConfig;
+import io.ublk.server.device.DeviceParams;
 import io.ublk.server.sys.NativeException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -34,23 +35,11 @@ class ControlRoundTripVmIT {
         RealUblk.require();
     }
 
+    /** The server's own params for a 1 GiB device, with the logical block shift overridden. */
     private static MemorySegment params(Arena arena, int logicalShift) {
-        MemorySegment p = arena.allocate(UblkParams.LAYOUT);
-        UblkParams.LEN.set(p, (int) UblkParams.SIZE);
-        UblkParams.TYPES.set(p, UblkParamType.BASIC | UblkParamType.DISCARD);
+        MemorySegment p = DeviceParams.of(new DeviceConfig(1L << 30, 1, 64, 128 * 1024), arena);
         MemorySegment basic = p.asSlice(UblkParams.BASIC_OFFSET, UblkParamBasic.SIZE);
-        UblkParamBasic.ATTRS.set(basic, UblkParamType.ATTR_VOLATILE_CACHE | UblkParamType.ATTR_FUA);
         UblkParamBasic.LOGICAL_BS_SHIFT.set(basic, (byte) logicalShift);
-        UblkParamBasic.PHYSICAL_BS_SHIFT.set(basic, (byte) 12);
-        UblkParamBasic.IO_OPT_SHIFT.set(basic, (byte) 12);
-        UblkParamBasic.IO_MIN_SHIFT.set(basic, (byte) 12);
-        UblkParamBasic.MAX_SECTORS.set(basic, (128 * 1024) >> 9);
-        UblkParamBasic.DEV_SECTORS.set(basic, GIB_SECTORS);
-        MemorySegment discard = p.asSlice(UblkParams.DISCARD_OFFSET, UblkParamDiscard.SIZE);
-        UblkParamDiscard.DISCARD_GRANULARITY.set(discard, 4096);
-        UblkParamDiscard.MAX_DISCARD_SECTORS.set(discard, 1 << 20);
-        UblkParamDiscard.MAX_WRITE_ZEROES_SECTORS.set(discard, 1 << 20);
-        UblkParamDiscard.MAX_DISCARD_SEGMENTS.set(discard, (short) 1);
         return p;
     }
 
