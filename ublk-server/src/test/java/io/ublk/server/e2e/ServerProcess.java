@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -152,8 +153,25 @@ final class ServerProcess implements AutoCloseable {
     /** The server's command, state and stderr tail, for assertion messages. */
     String describe() {
         String state = process.isAlive() ? "running" : "exited " + process.exitValue();
-        return String.join(" ", command) + " (pid " + process.pid() + ", " + state + ")\n--- server stderr tail ---\n"
+        String d = String.join(" ", command) + " (pid " + process.pid() + ", " + state + ")\n--- server stderr tail ---\n"
                 + Cmd.tail(Cmd.read(stderr), 4000) + "\n--- end of server stderr ---";
+        // A JVM that crashed (exit 134) leaves hs_err_pid<pid>.log in its working directory.
+        Path hsErr = stderr.resolveSibling("hs_err_pid" + process.pid() + ".log");
+        if (Files.exists(hsErr)) {
+            String text = Cmd.read(hsErr);
+            int cut = text.indexOf("---------------  P R O C E S S");
+            d += "\n--- " + hsErr + " (head) ---\n" + (cut > 0 ? text.substring(0, Math.min(cut, 6000))
+                    : Cmd.tail(text, 6000));
+            Path keep = root().resolve("ublk-server/target/e2e-crashes").resolve(hsErr.getFileName());
+            try {
+                Files.createDirectories(keep.getParent());
+                Files.copy(hsErr, keep, StandardCopyOption.REPLACE_EXISTING);
+                d += "\n(kept as " + keep + ")";
+            } catch (IOException e) {
+                d += "\n(cannot keep " + hsErr + ": " + e + ")";
+            }
+        }
+        return d;
     }
 
     /**
