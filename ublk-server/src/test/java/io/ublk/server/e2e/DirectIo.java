@@ -69,7 +69,8 @@ final class DirectIo {
                         zero &= v == 0;
                         pattern &= v == word(sector, w);
                     }
-                    out[(int) ((at - offset) / SECTOR) + s] = pattern ? Content.PATTERN : zero ? Content.ZERO : Content.OTHER;
+                    out[(int) ((at - offset) / SECTOR) + s] =
+                            pattern ? Content.PATTERN : zero ? Content.ZERO : Content.OTHER;
                 }
             }
         }

@@ -13,11 +13,12 @@ final class HostStats {
     private HostStats() {}
 
     /** System-wide: struct files, file-nr, user and kernel threads, unreclaimable slab, kernel stacks, MemAvailable. */
-    record System(long openFiles, long fileNr, long userThreads, long kernelThreads, long slabUnreclaimKib, long kernelStackKib,
-                  long memAvailableKib, long selfRssKib) {
+    record System(long openFiles, long fileNr, long userThreads, long kernelThreads, long slabUnreclaimKib,
+                  long kernelStackKib, long memAvailableKib, long selfRssKib) {
         @Override
         public String toString() {
-            return "struct files (filp slab) " + openFiles + ", file-nr " + fileNr + ", user threads " + userThreads + ", kernel threads " + kernelThreads
+            return "struct files (filp slab) " + openFiles + ", file-nr " + fileNr + ", user threads " + userThreads
+                    + ", kernel threads " + kernelThreads
                     + ", SUnreclaim " + slabUnreclaimKib + " KiB, KernelStack " + kernelStackKib
                     + " KiB, MemAvailable " + memAvailableKib + " KiB (test JVM RSS " + selfRssKib + " KiB)";
         }
@@ -42,7 +43,10 @@ final class HostStats {
         long fileNr = Long.parseLong(Files.readString(Path.of("/proc/sys/fs/file-nr")).trim().split("\\s+")[0]);
         // file-nr is a per-cpu counter read without its per-cpu parts: exact counts come from the slab.
         Matcher filp = Pattern.compile("(?m)^filp\\s+(\\d+)").matcher(Files.readString(Path.of("/proc/slabinfo")));
-        long files = filp.find() ? Long.parseLong(filp.group(1)) : -1;
+        if (!filp.find()) {
+            throw new IllegalStateException("no filp cache in /proc/slabinfo");
+        }
+        long files = Long.parseLong(filp.group(1));
         long user = 0;
         long kernel = 0;
         try (DirectoryStream<Path> procs = Files.newDirectoryStream(Path.of("/proc"), p -> p.getFileName().toString()

@@ -34,7 +34,7 @@ import org.junit.jupiter.api.io.TempDir;
  * before SIGTERM. Run 1 is the warm-up (first-use kernel allocations, page cache of the JDK); the
  * baseline is taken after it, the end state after the last run, both after drop_caches:
  * <ul>
- *   <li>system-wide open files: {@code struct file}s in use (the {@code filp} slab; exact) and
+ *   <li>system-wide open files: {@code struct file}s in use (the {@code filp} slab) and
  *       {@code /proc/sys/fs/file-nr} (a per-cpu counter read without its per-cpu parts): a file,
  *       io_uring or char-device reference the kernel kept per device or per process adds
  *       {@code 32 x (runs - 1)} = 288 or more; the tolerance is 128 (per-cpu slabs make the

@@ -153,8 +153,9 @@ final class ServerProcess implements AutoCloseable {
     /** The server's command, state and stderr tail, for assertion messages. */
     String describe() {
         String state = process.isAlive() ? "running" : "exited " + process.exitValue();
-        String d = String.join(" ", command) + " (pid " + process.pid() + ", " + state + ")\n--- server stderr tail ---\n"
-                + Cmd.tail(Cmd.read(stderr), 4000) + "\n--- end of server stderr ---";
+        String d = String.join(" ", command) + " (pid " + process.pid() + ", " + state + ")"
+                + "\n--- server stderr tail ---\n" + Cmd.tail(Cmd.read(stderr), 4000)
+                + "\n--- end of server stderr ---";
         // A JVM that crashed (exit 134) leaves hs_err_pid<pid>.log in its working directory.
         Path hsErr = stderr.resolveSibling("hs_err_pid" + process.pid() + ".log");
         if (Files.exists(hsErr)) {
