@@ -189,6 +189,8 @@ final class RunCommand implements Callable<Integer> {
         if (readyFile == null) {
             return;
         }
+        // Devices come up in parallel; list them by id so the file is the same for the same ids.
+        paths.sort(java.util.Comparator.comparingInt(p -> Integer.parseInt(p.substring("/dev/ublkb".length()))));
         Path tmp = readyFile.resolveSibling(readyFile.getFileName() + ".tmp");
         Files.write(tmp, paths);
         Files.move(tmp, readyFile, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
