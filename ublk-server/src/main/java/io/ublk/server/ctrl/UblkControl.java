@@ -1,6 +1,5 @@
 package io.ublk.server.ctrl;
 
-import io.ublk.headers.Errno;
 import io.ublk.headers.IoUringSetup;
 import io.ublk.headers.IoUringSqe;
 import io.ublk.headers.Libc;
@@ -226,10 +225,5 @@ public final class UblkControl implements AutoCloseable {
         Libc.close(fd);
         abandoned.values().forEach(Arena::close);
         abandoned.clear();
-    }
-
-    /** True when {@code e} means the device id does not exist. */
-    public static boolean isNoSuchDevice(RuntimeException e) {
-        return e instanceof NativeException n && n.errno() == Errno.ENODEV;
     }
 }

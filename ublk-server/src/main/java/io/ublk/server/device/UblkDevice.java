@@ -12,7 +12,6 @@ import io.ublk.server.sys.NativeException;
 import io.ublk.server.worker.Worker;
 import io.ublk.server.worker.WorkerPool;
 import java.lang.foreign.Arena;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -215,10 +214,5 @@ public final class UblkDevice implements AutoCloseable {
             throw failure;
         }
         LOG.info("ublk{} deleted", id);
-    }
-
-    /** True when a block device node for this id still exists (teardown checks). */
-    public boolean nodesExist() {
-        return Files.exists(blockDevice()) || Files.exists(charDevice());
     }
 }

@@ -318,16 +318,13 @@ public final class Worker implements Completion, SlotWaiter {
         return sqe;
     }
 
-    private int processInbox() {
-        int n = 0;
+    private void processInbox() {
         WorkerMessage m;
         while ((m = inbox.poll()) != null) {
-            n++;
             if (m instanceof WorkerMessage.Attach a) {
                 attachQueue(a.queue());
             }
         }
-        return n;
     }
 
     private void attachQueue(ServedQueue q) {
@@ -468,15 +465,12 @@ public final class Worker implements Completion, SlotWaiter {
         }
     }
 
-    private int serveHandoffs() {
-        int n = 0;
+    private void serveHandoffs() {
         while (handoffHead != handoffTail) {
             int i = handoffHead++ & handoffMask;
             int id = (int) handoffIds[i];
             withSlot(queueOf[id], id, handoffSlots[i]);
-            n++;
         }
-        return n;
     }
 
     private void withSlot(ServedQueue q, int id, int slot) {
