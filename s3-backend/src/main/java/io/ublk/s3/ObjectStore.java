@@ -1,0 +1,72 @@
+package io.ublk.s3;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * A flat key space of immutable-by-convention objects: what a volume is kept in.
+ *
+ * <p>Keys are relative to the store's own root (an S3 bucket plus prefix, or a folder), use
+ * {@code /} as the separator and never start with it. Every operation is asynchronous; a future
+ * fails with a {@link StoreException} (or a subclass) once the store's own retries are spent, and
+ * never with anything else.
+ *
+ * <p>Conditional puts are the only coordination the volume format needs: {@link #putIfAbsent}
+ * commits a new generation exactly once even with two writers racing, and {@link #putIfMatch}
+ * replaces an object only if nobody changed it since it was read.
+ */
+public interface ObjectStore extends AutoCloseable {
+
+    /** The whole object; fails with {@link ObjectNotFoundException} if there is none. */
+    CompletableFuture<StoredObject> get(String key);
+
+    /**
+     * {@code length} bytes from {@code offset}; fewer only where the object ends. Fails with
+     * {@link ObjectNotFoundException} if there is no object, {@link StoreException} if
+     * {@code offset} is at or beyond its end.
+     */
+    CompletableFuture<byte[]> getRange(String key, long offset, int length);
+
+    /** Creates or replaces the object; answers its new etag. */
+    CompletableFuture<String> put(String key, byte[] data);
+
+    /** Creates the object only if no object has the key ({@code If-None-Match: *}); else {@link PreconditionFailedException}. */
+    CompletableFuture<String> putIfAbsent(String key, byte[] data);
+
+    /** Replaces the object only if its etag is still {@code etag} ({@code If-Match}); else {@link PreconditionFailedException}. */
+    CompletableFuture<String> putIfMatch(String key, byte[] data, String etag);
+
+    /** Removes the object; removing a missing one succeeds. */
+    CompletableFuture<Void> delete(String key);
+
+    /** Removes every key given (in as few requests as the store allows); missing keys are fine. */
+    CompletableFuture<Void> deleteAll(List<String> keys);
+
+    /**
+     * One page of the keys that start with {@code prefix}, in ascending (UTF-8 binary) order,
+     * starting after the page {@code continuation} names ({@code null} for the first page), at
+     * most {@code maxKeys} of them.
+     */
+    CompletableFuture<ListPage> list(String prefix, String continuation, int maxKeys);
+
+    /** Every key under {@code prefix}, page after page; for small listings (a volume's manifests). */
+    default CompletableFuture<List<ObjectInfo>> listAll(String prefix) {
+        List<ObjectInfo> all = new ArrayList<>();
+        return listFrom(prefix, null, all);
+    }
+
+    private CompletableFuture<List<ObjectInfo>> listFrom(String prefix, String continuation, List<ObjectInfo> all) {
+        return list(prefix, continuation, 1000).thenCompose(page -> {
+            all.addAll(page.objects());
+            return page.next() == null ? CompletableFuture.completedFuture(all) : listFrom(prefix, page.next(), all);
+        });
+    }
+
+    /** Where the store is, for messages and logs (e.g. {@code s3://bucket/prefix} or a folder). */
+    String describe();
+
+    /** Releases clients and threads; operations in flight may fail. */
+    @Override
+    void close();
+}
