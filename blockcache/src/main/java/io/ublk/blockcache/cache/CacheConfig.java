@@ -1,0 +1,82 @@
+package io.ublk.blockcache.cache;
+
+import java.nio.file.Path;
+import java.time.Duration;
+
+/**
+ * How one cached volume is served.
+ *
+ * @param cacheDir          folder holding this host's cache of every volume ({@code <cacheDir>/<volume>/})
+ * @param volume            volume name: also its key prefix in the store ({@code [A-Za-z0-9._-]}, 1-128 chars)
+ * @param size              device bytes to create the volume with, or 0 to open an existing one
+ *                          (when nonzero and the volume exists, it must match)
+ * @param blockSize         bytes per block, the unit of uploads (power of two, 4 KiB..4 MiB); a new
+ *                          volume takes it, an existing one keeps its own
+ * @param maxDirtyBytes     dirty bytes held before writes wait for the uploader (backpressure)
+ * @param cleanCacheBytes   bytes of clean (uploaded or fetched) blocks kept in memory
+ * @param segmentBytes      the most block bytes one segment object carries
+ * @param uploadDelay       the longest dirty data waits before an upload round starts on its own
+ * @param uploadParallelism segment PUTs in flight at once
+ */
+public record CacheConfig(Path cacheDir, String volume, long size, int blockSize, long maxDirtyBytes,
+        long cleanCacheBytes, long segmentBytes, Duration uploadDelay, int uploadParallelism) {
+
+    public static final int DEFAULT_BLOCK_SIZE = 128 * 1024;
+    public static final long DEFAULT_MAX_DIRTY = 256L << 20;
+    public static final long DEFAULT_CLEAN_CACHE = 256L << 20;
+    public static final long DEFAULT_SEGMENT = 32L << 20;
+    public static final Duration DEFAULT_UPLOAD_DELAY = Duration.ofSeconds(2);
+    public static final int DEFAULT_UPLOAD_PARALLELISM = 4;
+
+    /** The defaults for everything but where and what. */
+    public static CacheConfig of(Path cacheDir, String volume, long size) {
+        return new CacheConfig(cacheDir, volume, size, DEFAULT_BLOCK_SIZE, DEFAULT_MAX_DIRTY, DEFAULT_CLEAN_CACHE,
+                DEFAULT_SEGMENT, DEFAULT_UPLOAD_DELAY, DEFAULT_UPLOAD_PARALLELISM);
+    }
+
+    public CacheConfig withSizes(long maxDirtyBytes, long cleanCacheBytes, long segmentBytes) {
+        return new CacheConfig(cacheDir, volume, size, blockSize, maxDirtyBytes, cleanCacheBytes, segmentBytes,
+                uploadDelay, uploadParallelism);
+    }
+
+    public CacheConfig withBlockSize(int blockSize) {
+        return new CacheConfig(cacheDir, volume, size, blockSize, maxDirtyBytes, cleanCacheBytes, segmentBytes,
+                uploadDelay, uploadParallelism);
+    }
+
+    public CacheConfig withUpload(Duration uploadDelay, int uploadParallelism) {
+        return new CacheConfig(cacheDir, volume, size, blockSize, maxDirtyBytes, cleanCacheBytes, segmentBytes,
+                uploadDelay, uploadParallelism);
+    }
+
+    /** Checks every field; the message names the first bad one. */
+    public CacheConfig {
+        if (cacheDir == null) {
+            throw new IllegalArgumentException("cache folder is missing");
+        }
+        if (volume == null || !volume.matches("[A-Za-z0-9._-]{1,128}") || volume.equals(".") || volume.equals("..")) {
+            throw new IllegalArgumentException("volume name must be 1-128 of [A-Za-z0-9._-]: '" + volume + "'");
+        }
+        if (size < 0 || size % 4096 != 0) {
+            throw new IllegalArgumentException("volume size must be a multiple of 4096: " + size);
+        }
+        if (Integer.bitCount(blockSize) != 1 || blockSize < 4096 || blockSize > (4 << 20)) {
+            throw new IllegalArgumentException("block size must be a power of two in [4KiB, 4MiB]: " + blockSize);
+        }
+        if (maxDirtyBytes < 4L * blockSize) {
+            throw new IllegalArgumentException("max dirty bytes must be at least 4 blocks: " + maxDirtyBytes);
+        }
+        if (cleanCacheBytes < 0) {
+            throw new IllegalArgumentException("clean cache bytes must be >= 0: " + cleanCacheBytes);
+        }
+        if (segmentBytes < blockSize || segmentBytes > (1L << 30)) {
+            throw new IllegalArgumentException("segment bytes must be in [block size, 1GiB]: " + segmentBytes);
+        }
+        if (uploadDelay == null || uploadDelay.isNegative()) {
+            throw new IllegalArgumentException("upload delay must be >= 0: " + uploadDelay);
+        }
+        if (uploadParallelism < 1) {
+            throw new IllegalArgumentException("upload parallelism must be >= 1: " + uploadParallelism);
+        }
+    }
+}

@@ -1,0 +1,47 @@
+package io.ublk.blockcache.cache;
+
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+
+/** What one cached volume has done, for metrics. Counters only grow; gauges go both ways. */
+public final class CacheStats {
+    final AtomicLong dirtyBytes = new AtomicLong();
+    final AtomicLong committedGeneration = new AtomicLong();
+    final LongAdder readHits = new LongAdder();
+    final LongAdder readMisses = new LongAdder();
+    final LongAdder storeReadBytes = new LongAdder();
+    final LongAdder checksumErrors = new LongAdder();
+    final LongAdder journalBytes = new LongAdder();
+    final LongAdder journalSyncs = new LongAdder();
+    final LongAdder writeWaits = new LongAdder();
+    final LongAdder uploadRounds = new LongAdder();
+    final LongAdder uploadedBytes = new LongAdder();
+    final LongAdder segmentPuts = new LongAdder();
+    final LongAdder manifestPuts = new LongAdder();
+    final LongAdder checkpointPuts = new LongAdder();
+    final LongAdder uploadFailures = new LongAdder();
+
+    /** Dirty block bytes in memory now (not yet in a committed generation). */
+    public long dirtyBytes() { return dirtyBytes.get(); }
+    /** The store generation this cache last committed or loaded. */
+    public long committedGeneration() { return committedGeneration.get(); }
+    /** Blocks a read found in memory (dirty or clean). */
+    public long readHits() { return readHits.sum(); }
+    /** Blocks a read had to fetch from the store. */
+    public long readMisses() { return readMisses.sum(); }
+    public long storeReadBytes() { return storeReadBytes.sum(); }
+    /** Store reads whose CRC32C did not match: each answered -EIO. */
+    public long checksumErrors() { return checksumErrors.sum(); }
+    public long journalBytes() { return journalBytes.sum(); }
+    /** fdatasync calls of the journal (one covers every FLUSH waiting at the time). */
+    public long journalSyncs() { return journalSyncs.sum(); }
+    /** Writes that waited because dirty data reached its bound. */
+    public long writeWaits() { return writeWaits.sum(); }
+    public long uploadRounds() { return uploadRounds.sum(); }
+    public long uploadedBytes() { return uploadedBytes.sum(); }
+    public long segmentPuts() { return segmentPuts.sum(); }
+    public long manifestPuts() { return manifestPuts.sum(); }
+    public long checkpointPuts() { return checkpointPuts.sum(); }
+    /** Upload rounds that failed and will be retried. */
+    public long uploadFailures() { return uploadFailures.sum(); }
+}
