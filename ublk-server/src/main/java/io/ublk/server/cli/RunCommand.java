@@ -4,6 +4,8 @@ import io.ublk.blockcache.BlockTarget;
 import io.ublk.blockcache.DelayedTarget;
 import io.ublk.blockcache.MemoryTarget;
 import io.ublk.blockcache.NullTarget;
+import io.ublk.s3.ObjectStore;
+import io.ublk.server.device.UblkDevice;
 import io.ublk.server.device.DeviceConfig;
 import io.ublk.server.device.DeviceSet;
 import io.ublk.server.worker.WorkerConfig;
@@ -24,10 +26,14 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Supplier;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Consumer;
+import java.util.function.IntFunction;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -44,11 +50,14 @@ final class RunCommand implements Callable<Integer> {
 
     @Spec CommandSpec spec;
 
-    @Option(names = "--target", defaultValue = "memory", description = "memory (sparse RAM) or null (reads zeros, drops writes). Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--target", defaultValue = "memory", description = "memory (sparse RAM), null (reads zeros, drops writes) or cache (a write-back cached volume in --store). Default: ${DEFAULT-VALUE}.")
     String target;
 
-    @Option(names = "--size", required = true, converter = SizeConverter.class, description = "Device size, e.g. 1GiB (multiple of 4096).")
-    long size;
+    @Option(names = "--size", converter = SizeConverter.class, description = "Device size, e.g. 1GiB (multiple of 4096). Required for memory and null; for cache it creates the volume (an existing one must match), omitted or 0 opens an existing one.")
+    Long size;
+
+    @Mixin CacheOptions cache;
+    @Mixin StoreOptions store;
 
     @Option(names = "--count", defaultValue = "1", description = "Devices to create. Default: ${DEFAULT-VALUE}.")
     int count;
@@ -91,10 +100,11 @@ final class RunCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Supplier<BlockTarget> targets = targetFactory();
-        DeviceConfig deviceConfig;
+        boolean cached = CACHE.equals(target);
         WorkerConfig workerConfig;
+        DeviceConfig deviceConfig = null;
         try {
+            checkTargetOptions();
             if (count < 1) {
                 throw new IllegalArgumentException("--count must be >= 1: " + count);
             }
@@ -109,16 +119,18 @@ final class RunCommand implements Callable<Integer> {
             }
             workerConfig = new WorkerConfig((int) slotSize, poolSlots, WorkerConfig.DEFAULT_RING_ENTRIES,
                     WorkerConfig.DEFAULT_MAX_TAGS);
-            deviceConfig = new DeviceConfig(size, queues, depth, (int) slotSize);
+            if (cached) {
+                // The size each device gets comes from its volume; this checks the rest of the shape.
+                new DeviceConfig(4096, queues, depth, (int) slotSize);
+                for (String name : cache.volumes(count)) {
+                    cache.config(name, size == null ? 0 : size);
+                }
+            } else {
+                deviceConfig = new DeviceConfig(size, queues, depth, (int) slotSize);
+            }
         } catch (IllegalArgumentException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage());
         }
-        if (readyFile != null) {
-            Files.deleteIfExists(readyFile);
-        }
-        Thread hook = new Thread(this::onSignal, "ublk-shutdown");
-        Runtime.getRuntime().addShutdownHook(hook);
-        PrintWriter out = spec.commandLine().getOut();
         if (metricsPort != null && (metricsPort < 0 || metricsPort > 65535)) {
             throw new ParameterException(spec.commandLine(), "--metrics-port must be in [0, 65535]: " + metricsPort);
         }
@@ -128,12 +140,52 @@ final class RunCommand implements Callable<Integer> {
         } catch (UnknownHostException e) {
             throw new ParameterException(spec.commandLine(), "--metrics-host is not an address: '" + metricsHost + "'");
         }
+        if (readyFile != null) {
+            Files.deleteIfExists(readyFile);
+        }
+        Runtime.getRuntime().addShutdownHook(new Thread(this::onSignal, "ublk-shutdown"));
+        try {
+            if (!cached) {
+                DeviceConfig only = deviceConfig;
+                return serve(metricsAddress, workerConfig, i -> only, i -> latency(base(only.sizeBytes())), dev -> {});
+            }
+            // One store for every device of this process; volumes open before any device exists.
+            try (ObjectStore objects = store.open();
+                    Volumes volumes = Volumes.open(cache, objects, size, count, spec)) {
+                Map<BlockTarget, Integer> served = new ConcurrentHashMap<>();
+                return serve(metricsAddress, workerConfig,
+                        i -> new DeviceConfig(volumes.targets().get(i).size(), queues, depth, (int) slotSize),
+                        i -> {
+                            BlockTarget t = latency(volumes.take(i));
+                            served.put(t, i);
+                            return t;
+                        },
+                        dev -> {
+                            Integer i = served.get(dev.target());
+                            if (i != null) {
+                                metrics.cacheAdded(dev, volumes.name(i), volumes.targets().get(i).stats());
+                            }
+                        });
+            }
+        } finally {
+            tornDown.countDown();
+        }
+    }
+
+    /**
+     * Creates {@code count} devices (device {@code i} with {@code configs.apply(i)} over
+     * {@code targets.apply(i)}), hands each to {@code added} once LIVE, and serves them until a signal.
+     */
+    private int serve(InetAddress metricsAddress, WorkerConfig workerConfig, IntFunction<DeviceConfig> configs,
+            IntFunction<BlockTarget> targets, Consumer<UblkDevice> added) throws Exception {
+        PrintWriter out = spec.commandLine().getOut();
         try (DeviceSet set = DeviceSet.open(workers, workerConfig, controlTimeout, parallel);
                 MetricsEndpoint endpoint = startMetrics(set, metricsAddress)) {
             try {
                 List<String> paths = new ArrayList<>();
-                set.addAll(count, deviceConfig, targets, dev -> {
+                set.addAll(count, configs, targets, dev -> {
                     metrics.deviceAdded(dev);
+                    added.accept(dev);
                     synchronized (paths) {
                         paths.add(dev.blockDevice().toString());
                         out.println(dev.blockDevice());
@@ -151,8 +203,6 @@ final class RunCommand implements Callable<Integer> {
                     Files.deleteIfExists(readyFile);
                 }
             }
-        } finally {
-            tornDown.countDown();
         }
         return 0;
     }
@@ -171,18 +221,39 @@ final class RunCommand implements Callable<Integer> {
         return endpoint;
     }
 
-    private Supplier<BlockTarget> targetFactory() {
-        Supplier<BlockTarget> base = switch (target) {
-            case "memory" -> () -> new MemoryTarget(size);
-            case "null" -> () -> new NullTarget(size);
-            default -> throw new ParameterException(spec.commandLine(),
-                    "--target must be memory or null: '" + target + "'");
-        };
-        if (latency == null) {
-            return base;
+    static final String CACHE = "cache";
+
+    /** Refuses options of another target, and a missing --size where one is needed. */
+    private void checkTargetOptions() {
+        switch (target) {
+            case "memory", "null" -> {
+                List<String> wrong = new ArrayList<>(cache.given());
+                wrong.addAll(store.given());
+                if (!wrong.isEmpty()) {
+                    throw new IllegalArgumentException(String.join(", ", wrong) + " apply to --target cache only");
+                }
+                if (size == null) {
+                    throw new IllegalArgumentException("--size is required with --target " + target);
+                }
+            }
+            case CACHE -> {
+                store.validate();
+                cache.validate();
+                if (size != null && size < 0) {
+                    throw new IllegalArgumentException("--size must be >= 0: " + size);
+                }
+            }
+            default -> throw new IllegalArgumentException("--target must be memory, null or cache: '" + target + "'");
         }
-        long nanos = latency.toNanos();
-        return () -> new DelayedTarget(base.get(), nanos);
+    }
+
+    private BlockTarget base(long bytes) {
+        return "null".equals(target) ? new NullTarget(bytes) : new MemoryTarget(bytes);
+    }
+
+    /** The target itself, or with --latency one that answers that much later. */
+    private BlockTarget latency(BlockTarget t) {
+        return latency == null ? t : new DelayedTarget(t, latency.toNanos());
     }
 
     private void writeReadyFile(List<String> paths) throws IOException {

@@ -17,6 +17,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
+import java.util.function.IntFunction;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -119,9 +120,15 @@ public final class DeviceSet implements AutoCloseable {
      */
     public void addAll(int count, DeviceConfig config, Supplier<BlockTarget> target, Consumer<UblkDevice> created,
             BooleanSupplier cancelled) {
+        addAll(count, i -> config, i -> target.get(), created, cancelled);
+    }
+
+    /** {@link #addAll(int, DeviceConfig, Supplier, Consumer, BooleanSupplier)} with device {@code i}'s own config and target. */
+    public void addAll(int count, IntFunction<DeviceConfig> config, IntFunction<BlockTarget> target,
+            Consumer<UblkDevice> created, BooleanSupplier cancelled) {
         runParallel(count, i -> {
             if (!cancelled.getAsBoolean()) {
-                created.accept(add(config, target));
+                created.accept(add(config.apply(i), () -> target.apply(i)));
             }
         });
     }

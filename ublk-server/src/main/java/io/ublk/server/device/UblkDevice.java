@@ -155,6 +155,11 @@ public final class UblkDevice implements AutoCloseable {
         return config;
     }
 
+    /** The storage this device serves. */
+    public BlockTarget target() {
+        return target;
+    }
+
     /** The worker serving each queue, by queue id (placement, for logs and metrics). */
     public List<Worker> workerOfQueue() {
         return List.copyOf(workerOfQueue);

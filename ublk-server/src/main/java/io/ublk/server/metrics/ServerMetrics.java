@@ -5,6 +5,7 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
+import io.ublk.blockcache.cache.CacheStats;
 import io.ublk.server.buffer.BouncePoolStats;
 import io.ublk.server.device.DeviceSet;
 import io.ublk.server.device.UblkDevice;
@@ -18,7 +19,8 @@ import java.util.function.ToDoubleFunction;
 
 /**
  * The server's metrics: per-worker bounce pool and request counters (read from the workers'
- * cheap counters at scrape time, nothing on the I/O path), and queue placement per device.
+ * cheap counters at scrape time, nothing on the I/O path), queue placement per device, and each
+ * cached device's cache and store counters.
  */
 public final class ServerMetrics {
     private final MeterRegistry registry;
@@ -75,7 +77,48 @@ public final class ServerMetrics {
                             Integer.toString(w.cpu()))
                     .description("the worker serving a device queue").register(registry));
         }
-        deviceMeters.put(dev.id(), meters);
+        deviceMeters.computeIfAbsent(dev.id(), id -> new ArrayList<>()).addAll(meters);
+    }
+
+    /**
+     * Binds a cached device's {@link CacheStats} ({@code device} and {@code volume} labels), read at
+     * scrape time like the worker meters.
+     */
+    public void cacheAdded(UblkDevice dev, String volume, CacheStats stats) {
+        Tags tags = Tags.of("device", Integer.toString(dev.id()), "volume", volume);
+        List<Meter> m = new ArrayList<>();
+        m.add(Gauge.builder("ublk.cache.dirty.bytes", stats, CacheStats::dirtyBytes).tags(tags)
+                .description("dirty block bytes in memory, not yet in a committed generation").register(registry));
+        m.add(Gauge.builder("ublk.cache.committed.generation", stats, CacheStats::committedGeneration).tags(tags)
+                .description("the store generation this cache last committed or loaded").register(registry));
+        m.add(cacheCounter("ublk.cache.read.hits", "blocks a read found in memory", stats, tags, CacheStats::readHits));
+        m.add(cacheCounter("ublk.cache.read.misses", "blocks a read fetched from the store", stats, tags,
+                CacheStats::readMisses));
+        m.add(cacheCounter("ublk.store.read.bytes", "bytes read from the store", stats, tags,
+                CacheStats::storeReadBytes));
+        m.add(cacheCounter("ublk.store.checksum.errors", "store reads whose CRC32C did not match (each answered EIO)",
+                stats, tags, CacheStats::checksumErrors));
+        m.add(cacheCounter("ublk.cache.journal.bytes", "bytes appended to the journal", stats, tags,
+                CacheStats::journalBytes));
+        m.add(cacheCounter("ublk.cache.journal.syncs", "journal fdatasyncs (one covers every FLUSH waiting)", stats,
+                tags, CacheStats::journalSyncs));
+        m.add(cacheCounter("ublk.cache.write.waits", "writes that waited because dirty data reached its bound", stats,
+                tags, CacheStats::writeWaits));
+        m.add(cacheCounter("ublk.cache.upload.rounds", "upload rounds committed", stats, tags,
+                CacheStats::uploadRounds));
+        m.add(cacheCounter("ublk.cache.upload.bytes", "block bytes uploaded", stats, tags, CacheStats::uploadedBytes));
+        m.add(cacheCounter("ublk.cache.upload.failures", "upload rounds that failed and will be retried", stats, tags,
+                CacheStats::uploadFailures));
+        m.add(cacheCounter("ublk.store.segment.puts", "segment objects written", stats, tags, CacheStats::segmentPuts));
+        m.add(cacheCounter("ublk.store.manifest.puts", "manifest objects written", stats, tags,
+                CacheStats::manifestPuts));
+        m.add(cacheCounter("ublk.store.checkpoint.puts", "checkpoint objects written", stats, tags,
+                CacheStats::checkpointPuts));
+        deviceMeters.computeIfAbsent(dev.id(), id -> new ArrayList<>()).addAll(m);
+    }
+
+    private Meter cacheCounter(String name, String help, CacheStats stats, Tags tags, ToDoubleFunction<CacheStats> f) {
+        return FunctionCounter.builder(name, stats, f).tags(tags).description(help).register(registry);
     }
 
     /** Drops a deleted device's meters. */

@@ -1,0 +1,91 @@
+package io.ublk.server.cli;
+
+import io.ublk.blockcache.cache.CacheConfig;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import picocli.CommandLine.Option;
+
+/**
+ * The cache of a volume on this host (a picocli mixin shared by {@code run} and {@code drain}):
+ * its folder, the volume's name and the tuning knobs. Unset tuning options take
+ * {@link CacheConfig}'s defaults; they are kept null here so "given for the wrong target" can be told.
+ */
+final class CacheOptions {
+    @Option(names = "--cache-dir", description = "Folder of this host's cache (journal, state) of every volume; one volume at a time may use each.")
+    Path cacheDir;
+
+    @Option(names = "--volume", description = "Volume name ([A-Za-z0-9._-], 1-128); with run --count N > 1, volumes NAME-0..NAME-(N-1).")
+    String volume;
+
+    @Option(names = "--block-size", converter = SizeConverter.class, description = "Block size of a new volume (power of two, 4KiB..4MiB). Default: 128KiB.")
+    Long blockSize;
+
+    @Option(names = "--max-dirty", converter = SizeConverter.class, description = "Dirty bytes before writes wait for uploads. Default: 256MiB.")
+    Long maxDirty;
+
+    @Option(names = "--clean-cache", converter = SizeConverter.class, description = "Clean (uploaded or fetched) bytes kept in memory. Default: 256MiB.")
+    Long cleanCache;
+
+    @Option(names = "--segment-size", converter = SizeConverter.class, description = "Largest segment object uploaded. Default: 32MiB.")
+    Long segmentSize;
+
+    @Option(names = "--upload-delay", converter = DurationConverter.class, description = "Longest time dirty data waits before an upload starts on its own. Default: 2s.")
+    Duration uploadDelay;
+
+    /** The options given on the command line, for "applies to --target cache only" messages. */
+    List<String> given() {
+        List<String> g = new ArrayList<>();
+        StoreOptions.addIf(g, cacheDir != null, "--cache-dir");
+        StoreOptions.addIf(g, volume != null, "--volume");
+        StoreOptions.addIf(g, blockSize != null, "--block-size");
+        StoreOptions.addIf(g, maxDirty != null, "--max-dirty");
+        StoreOptions.addIf(g, cleanCache != null, "--clean-cache");
+        StoreOptions.addIf(g, segmentSize != null, "--segment-size");
+        StoreOptions.addIf(g, uploadDelay != null, "--upload-delay");
+        return g;
+    }
+
+    /** Checks the folder and every option; the message states the rule broken. Touches nothing. */
+    void validate() {
+        if (volume == null) {
+            throw new IllegalArgumentException("--volume is required with a cache target");
+        }
+        if (cacheDir == null) {
+            throw new IllegalArgumentException("--cache-dir is required with a cache target");
+        }
+        if (blockSize != null && blockSize > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("--block-size is too large: " + blockSize);
+        }
+        Folders.checkUsable("--cache-dir", cacheDir);
+        config(volume, 0); // CacheConfig checks the rest
+    }
+
+    /** The config of one volume; {@code size} 0 opens an existing volume. */
+    CacheConfig config(String name, long size) {
+        CacheConfig c = CacheConfig.of(cacheDir, name, size);
+        if (blockSize != null) {
+            c = c.withBlockSize((int) (long) blockSize);
+        }
+        c = c.withSizes(maxDirty != null ? maxDirty : c.maxDirtyBytes(),
+                cleanCache != null ? cleanCache : c.cleanCacheBytes(),
+                segmentSize != null ? segmentSize : c.segmentBytes());
+        if (uploadDelay != null) {
+            c = c.withUpload(uploadDelay, c.uploadParallelism());
+        }
+        return c;
+    }
+
+    /** Volume names served by {@code count} devices: NAME alone, or NAME-0..NAME-(count-1). */
+    List<String> volumes(int count) {
+        if (count == 1) {
+            return List.of(volume);
+        }
+        List<String> names = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            names.add(volume + "-" + i);
+        }
+        return names;
+    }
+}
