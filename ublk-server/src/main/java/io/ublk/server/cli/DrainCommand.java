@@ -10,6 +10,7 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
@@ -25,32 +26,44 @@ final class DrainCommand implements Callable<Integer> {
     @Mixin CacheOptions cache;
     @Mixin StoreOptions store;
 
+    @Option(names = "--count", defaultValue = "1", description = "Volumes to drain, named as run --count names them. Default: ${DEFAULT-VALUE}.")
+    int count;
+
     @Override
     public Integer call() throws Exception {
         try {
+            if (count < 1) {
+                throw new IllegalArgumentException("--count must be >= 1: " + count);
+            }
             store.validate();
             cache.validate();
         } catch (IllegalArgumentException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage());
         }
-        long t0 = System.nanoTime();
+        PrintWriter out = spec.commandLine().getOut();
         try (ObjectStore objects = store.open()) {
-            CacheTarget target;
-            try {
-                target = CacheTarget.open(cache.config(cache.volume, 0), objects);
-            } catch (VolumeException | IllegalArgumentException e) {
-                throw new ParameterException(spec.commandLine(), e.getMessage());
-            }
-            try (target) {
-                target.drain();
-                CacheStats s = target.stats();
-                PrintWriter out = spec.commandLine().getOut();
-                out.printf(Locale.ROOT, "drained %s to %s: %d bytes in %d segment(s), %d upload round(s), "
-                        + "generation %d (%.1f s)%n", cache.volume, objects.describe(), s.uploadedBytes(),
-                        s.segmentPuts(), s.uploadRounds(), s.committedGeneration(), (System.nanoTime() - t0) / 1e9);
-                out.flush();
+            for (String volume : cache.volumes(count)) {
+                drain(volume, objects, out);
             }
         }
         return 0;
+    }
+
+    private void drain(String volume, ObjectStore objects, PrintWriter out) throws InterruptedException {
+        long t0 = System.nanoTime();
+        CacheTarget target;
+        try {
+            target = CacheTarget.open(cache.config(volume, 0), objects);
+        } catch (VolumeException | IllegalArgumentException e) {
+            throw new ParameterException(spec.commandLine(), e.getMessage());
+        }
+        try (target) {
+            target.drain();
+            CacheStats s = target.stats();
+            out.printf(Locale.ROOT, "drained %s to %s: %d bytes in %d segment(s), %d upload round(s), "
+                    + "generation %d (%.1f s)%n", volume, objects.describe(), s.uploadedBytes(), s.segmentPuts(),
+                    s.uploadRounds(), s.committedGeneration(), (System.nanoTime() - t0) / 1e9);
+            out.flush();
+        }
     }
 }

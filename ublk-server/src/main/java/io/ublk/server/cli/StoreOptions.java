@@ -2,7 +2,6 @@ package io.ublk.server.cli;
 
 import io.ublk.s3.ObjectStore;
 import java.net.URI;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -108,9 +107,8 @@ final class StoreOptions {
     }
 
     /** Opens the store (after {@link #validate}); the caller closes it. */
-    ObjectStore open() throws java.io.IOException {
+    ObjectStore open() {
         if (LOCAL.equals(kind())) {
-            Files.createDirectories(storeDir);
             return Stores.local(storeDir);
         }
         return Stores.s3(bucket, prefix == null ? "" : prefix, endpoint, pathStyle, region);

@@ -1,6 +1,9 @@
 package io.ublk.server.cli;
 
+import io.ublk.s3.LocalObjectStore;
 import io.ublk.s3.ObjectStore;
+import io.ublk.s3.S3ObjectStore;
+import io.ublk.s3.S3StoreConfig;
 import java.net.URI;
 import java.nio.file.Path;
 
@@ -9,10 +12,21 @@ final class Stores {
     private Stores() {}
 
     static ObjectStore local(Path root) {
-        throw new UnsupportedOperationException("the local store is not built yet");
+        return new LocalObjectStore(root);
     }
 
+    /**
+     * An S3 bucket; credentials from the AWS SDK's default chain (environment, profile, instance
+     * role). {@code pathStyle} is taken as given: S3-compatible servers usually need it.
+     */
     static ObjectStore s3(String bucket, String prefix, URI endpoint, boolean pathStyle, String region) {
-        throw new UnsupportedOperationException("the S3 store is not built yet");
+        S3StoreConfig c = S3StoreConfig.defaults(bucket).withPrefix(prefix);
+        if (endpoint != null) {
+            c = c.withEndpoint(endpoint);
+        }
+        c = new S3StoreConfig(c.bucket(), c.prefix(), c.endpoint(), pathStyle, region, c.maxConcurrency(),
+                c.maxAttempts(), c.baseBackoff(), c.maxBackoff(), c.apiCallTimeout(), c.multipartThreshold(),
+                c.partSize());
+        return new S3ObjectStore(c);
     }
 }

@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /** Runs an external command to completion with a deadline; output goes to files, not pipes. */
@@ -38,13 +39,20 @@ final class Cmd {
 
     /** Runs {@code command} in {@code workDir}; fails the test (after killing it) when it outlives {@code timeout}. */
     static Result run(Duration timeout, Path workDir, List<String> command) {
+        return run(timeout, workDir, Map.of(), command);
+    }
+
+    /** {@link #run(Duration, Path, List)} with {@code env} added to this process's environment. */
+    static Result run(Duration timeout, Path workDir, Map<String, String> env, List<String> command) {
         try {
             Path out = Files.createTempFile(workDir, "cmd", ".out");
             Path err = Files.createTempFile(workDir, "cmd", ".err");
             long t0 = System.nanoTime();
-            Process p = new ProcessBuilder(command).directory(workDir.toFile())
+            ProcessBuilder pb = new ProcessBuilder(command).directory(workDir.toFile())
                     .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
-                    .redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+                    .redirectOutput(out.toFile()).redirectError(err.toFile());
+            pb.environment().putAll(env);
+            Process p = pb.start();
             boolean done;
             try {
                 done = p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);

@@ -107,6 +107,10 @@ final class Metrics {
         return hits.stream().mapToDouble(Sample::value).sum();
     }
 
+    List<Sample> samples() {
+        return samples;
+    }
+
     String linesFor(String name) {
         return text.lines().filter(l -> l.startsWith(name)).toList().toString();
     }

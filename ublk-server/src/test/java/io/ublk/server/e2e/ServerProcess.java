@@ -59,15 +59,20 @@ final class ServerProcess implements AutoCloseable {
      * (the server is stopped then).
      */
     static ServerProcess start(Path dir, Duration readyTimeout, String... args) {
+        return start(dir, readyTimeout, Map.of(), args);
+    }
+
+    /** {@link #start(Path, Duration, String...)} with extra environment (e.g. S3 credentials). */
+    static ServerProcess start(Path dir, Duration readyTimeout, Map<String, String> env, String... args) {
         try {
-            return startOnce(dir, readyTimeout, args);
+            return startOnce(dir, readyTimeout, env, args);
         } catch (EmulatorJitCrash e) {
             // Known qemu defect (multi-threaded TCG runs stale JIT code now and then): the JVM died
             // of SIGILL in compiled Java code before it was ready and before it created any device.
             // Not the server's doing; one more start, said out loud.
             System.err.println("[e2e] WARNING: server JVM hit SIGILL in JIT-compiled code under emulation; "
                     + "starting it once more. " + e.getMessage());
-            return startOnce(dir.resolveSibling(dir.getFileName() + "-retry"), readyTimeout, args);
+            return startOnce(dir.resolveSibling(dir.getFileName() + "-retry"), readyTimeout, env, args);
         }
     }
 
@@ -78,7 +83,8 @@ final class ServerProcess implements AutoCloseable {
         }
     }
 
-    private static ServerProcess startOnce(Path dir, Duration readyTimeout, String... args) {
+    private static ServerProcess startOnce(Path dir, Duration readyTimeout, Map<String, String> extraEnv,
+            String... args) {
         try {
             Files.createDirectories(dir);
             Path ready = dir.resolve("ready");
@@ -93,10 +99,7 @@ final class ServerProcess implements AutoCloseable {
             ProcessBuilder pb = new ProcessBuilder(cmd).directory(dir.toFile())
                     .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
                     .redirectOutput(out.toFile()).redirectError(err.toFile());
-            Map<String, String> env = pb.environment();
-            if (!JAVA_OPTS.isBlank()) {
-                env.put("UBLK_JAVA_OPTS", JAVA_OPTS);
-            }
+            pb.environment().putAll(environment(extraEnv));
             long t0 = System.nanoTime();
             Process p = pb.start();
             ServerProcess server = new ServerProcess(p, out, err, List.copyOf(cmd));
@@ -148,6 +151,41 @@ final class ServerProcess implements AutoCloseable {
         }
     }
 
+    /**
+     * The environment bin/ublk-server gets: {@code UBLK_JAVA_OPTS}, the build folder this test run
+     * uses ({@code UBLK_TARGET_DIR} from the {@code ublk.target} property), plus {@code extra}.
+     */
+    static Map<String, String> environment(Map<String, String> extra) {
+        Map<String, String> env = new java.util.HashMap<>();
+        if (!JAVA_OPTS.isBlank()) {
+            env.put("UBLK_JAVA_OPTS", JAVA_OPTS);
+        }
+        String target = System.getProperty("ublk.target");
+        if (target != null && !target.isBlank()) {
+            env.put("UBLK_TARGET_DIR", target);
+        }
+        env.putAll(extra);
+        return env;
+    }
+
+    /** Runs a one-shot {@code bin/ublk-server ARGS} (drain, delete, ...) to its end in {@code dir}. */
+    static Cmd.Result cli(Path dir, Duration timeout, Map<String, String> env, String... args) {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(root().resolve("bin/ublk-server").toString());
+        cmd.addAll(List.of(args));
+        return Cmd.run(timeout, dir, environment(env), cmd);
+    }
+
+    /**
+     * SIGKILL, as a crash: no teardown runs, so the kernel keeps the devices (USER_RECOVERY) with
+     * their I/O queued; {@code bin/ublk-server delete --stale} removes them.
+     */
+    void kill9() {
+        stopped = true;
+        kill();
+        System.err.printf("[e2e] server pid %d killed (SIGKILL), exit %d%n", process.pid(), process.exitValue());
+    }
+
     List<Path> devices() {
         return devices;
     }
@@ -188,7 +226,8 @@ final class ServerProcess implements AutoCloseable {
             int cut = text.indexOf("---------------  P R O C E S S");
             d += "\n--- " + hsErr + " (head) ---\n" + (cut > 0 ? text.substring(0, Math.min(cut, 6000))
                     : Cmd.tail(text, 6000));
-            Path keep = root().resolve("ublk-server/target/e2e-crashes").resolve(hsErr.getFileName());
+            Path keep = root().resolve("ublk-server").resolve(System.getProperty("ublk.target", "target"))
+                    .resolve("e2e-crashes").resolve(hsErr.getFileName());
             try {
                 Files.createDirectories(keep.getParent());
                 Files.copy(hsErr, keep, StandardCopyOption.REPLACE_EXISTING);

@@ -1,0 +1,70 @@
+package io.ublk.server.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.stream.Stream;
+
+/** What the cache-target VM tests share: small tuning so uploads really happen, and metric lookups by volume. */
+final class CacheFixture {
+    /**
+     * Small bounds for small devices in a slow guest: dirty data above 8 MiB waits for uploads, so
+     * they run during the test; the clean cache holds less than a device, so reads reach the store.
+     */
+    static final List<String> TUNING = List.of("--max-dirty", "8MiB", "--clean-cache", "8MiB", "--segment-size",
+            "2MiB", "--upload-delay", "200ms");
+
+    private CacheFixture() {}
+
+    /** {@code --target cache --volume V --cache-dir C} + store + tuning + extra. */
+    static String[] args(String volume, Path cacheDir, List<String> store, String... extra) {
+        List<String> a = new ArrayList<>(List.of("--target", "cache", "--volume", volume, "--cache-dir",
+                cacheDir.toString()));
+        a.addAll(store);
+        a.addAll(TUNING);
+        a.addAll(List.of(extra));
+        return a.toArray(String[]::new);
+    }
+
+    static List<String> localStore(Path dir) {
+        return List.of("--store", "local", "--store-dir", dir.toString());
+    }
+
+    /** The device id serving {@code volume}, from the cache meters' labels. */
+    static String deviceOf(Metrics m, String volume) {
+        for (Metrics.Sample s : m.samples()) {
+            if (s.name().equals("ublk_cache_committed_generation") && volume.equals(s.labels().get("volume"))) {
+                return s.labels().get("device");
+            }
+        }
+        fail("no cache meters for volume " + volume + ": " + m.linesFor("ublk_cache_committed_generation"));
+        return null;
+    }
+
+    /** A cache meter of one volume. */
+    static double value(Metrics m, String name, String volume) {
+        return m.value(name, "volume", volume);
+    }
+
+    /** Deletes the folder and everything in it (the cache folder, for a cold wake). */
+    static void wipe(Path dir) {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (Stream<Path> s = Files.walk(dir)) {
+            for (Path p : (Iterable<Path>) s.sorted(Comparator.reverseOrder())::iterator) {
+                Files.delete(p);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot wipe " + dir, e);
+        }
+        assertThat(dir).doesNotExist();
+    }
+}
