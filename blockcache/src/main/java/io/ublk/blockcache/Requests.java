@@ -7,11 +7,11 @@ import java.lang.foreign.MemorySegment;
  * blockcache does not depend on native-headers, so the two Linux errno values it needs are
  * repeated here (x86_64 and arm64 agree on them).
  */
-final class Requests {
+public final class Requests {
     /** Linux {@code EIO}: the range ends beyond the device, as a disk answers such a request. */
-    static final int EIO = 5;
+    public static final int EIO = 5;
     /** Linux {@code EINVAL}: the request is malformed (negative, not 512-aligned, buffer too small). */
-    static final int EINVAL = 22;
+    public static final int EINVAL = 22;
     /** Requests address whole 512-byte sectors. */
     static final long SECTOR_SIZE = 512;
 
@@ -22,7 +22,7 @@ final class Requests {
      * bytes, else the {@code -errno} to answer: {@code -EINVAL} for a negative or unaligned range,
      * {@code -EIO} for one that ends beyond the device.
      */
-    static int checkRange(long size, long offset, long length) {
+    public static int checkRange(long size, long offset, long length) {
         if (offset < 0 || length < 0 || ((offset | length) & (SECTOR_SIZE - 1)) != 0) {
             return -EINVAL;
         }
@@ -33,7 +33,7 @@ final class Requests {
     }
 
     /** {@link #checkRange}, and {@code -EINVAL} if {@code buffer} holds fewer than {@code length} bytes. */
-    static int checkTransfer(long size, long offset, MemorySegment buffer, int length) {
+    public static int checkTransfer(long size, long offset, MemorySegment buffer, int length) {
         int r = checkRange(size, offset, length);
         if (r == 0 && buffer.byteSize() < length) {
             return -EINVAL;
@@ -42,7 +42,7 @@ final class Requests {
     }
 
     /** Throws unless {@code size} is a positive multiple of 4096, the {@link BlockTarget} rule. */
-    static long checkDeviceSize(long size) {
+    public static long checkDeviceSize(long size) {
         if (size <= 0 || (size & 4095) != 0) {
             throw new IllegalArgumentException("device size must be a positive multiple of 4096: " + size);
         }

@@ -1,0 +1,44 @@
+package io.ublk.blockcache.cache;
+
+/** Object keys of one volume (see docs/design/volume-format.md); generations are 16 hex digits so listings sort. */
+final class Keys {
+    private Keys() {}
+
+    static String volume(String volume) {
+        return volume + "/volume";
+    }
+
+    static String manifestPrefix(String volume) {
+        return volume + "/man/";
+    }
+
+    static String manifest(String volume, long generation) {
+        return manifestPrefix(volume) + hex(generation);
+    }
+
+    static String checkpoint(String volume, long generation) {
+        return volume + "/ckpt/" + hex(generation);
+    }
+
+    static String segment(String volume, long generation, int n) {
+        return volume + "/seg/" + hex(generation) + "-" + n;
+    }
+
+    /** The generation a manifest key names, or -1 if it is not one. */
+    static long manifestGeneration(String volume, String key) {
+        String prefix = manifestPrefix(volume);
+        if (!key.startsWith(prefix) || key.length() != prefix.length() + 16) {
+            return -1;
+        }
+        try {
+            return Long.parseUnsignedLong(key.substring(prefix.length()), 16);
+        } catch (NumberFormatException e) {
+            return -1;
+        }
+    }
+
+    private static String hex(long generation) {
+        String h = Long.toHexString(generation);
+        return "0".repeat(16 - h.length()) + h;
+    }
+}

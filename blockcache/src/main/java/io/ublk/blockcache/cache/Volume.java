@@ -1,0 +1,172 @@
+package io.ublk.blockcache.cache;
+
+import io.ublk.s3.ObjectInfo;
+import io.ublk.s3.ObjectNotFoundException;
+import io.ublk.s3.ObjectStore;
+import io.ublk.s3.PreconditionFailedException;
+import io.ublk.s3.StoreException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+
+/**
+ * A volume as the store holds it: its header, the committed index, and the generation chain
+ * (checkpoint plus segments since) the next manifest extends. Loading and fetching are safe from
+ * any thread; changing the chain is the uploader's alone.
+ */
+final class Volume {
+    private final ObjectStore store;
+    final String name;
+    final VolumeHeader header;
+    final BlockIndex index;
+    private final CacheStats stats;
+
+    /** The latest committed generation (0: none yet, the volume is all zeros). */
+    long generation;
+    /** The newest journal epoch the latest generation holds. */
+    long committedEpoch;
+    long checkpoint;
+    final List<String> chain = new ArrayList<>();
+
+    private Volume(ObjectStore store, String name, VolumeHeader header, CacheStats stats) {
+        this.store = store;
+        this.name = name;
+        this.header = header;
+        this.index = new BlockIndex(header.blocks());
+        this.stats = stats;
+    }
+
+    ObjectStore store() {
+        return store;
+    }
+
+    int blockSize() {
+        return header.blockSize();
+    }
+
+    /** The volume's header, or null if the store has no volume by that name. */
+    static VolumeHeader readHeader(ObjectStore store, String name) {
+        try {
+            return VolumeHeader.decode(await(store.get(Keys.volume(name))).data());
+        } catch (ObjectNotFoundException e) {
+            return null;
+        }
+    }
+
+    /** Creates the volume; if another process created it first, answers what that one wrote. */
+    static VolumeHeader create(ObjectStore store, String name, long size, int blockSize) {
+        VolumeHeader h = new VolumeHeader(VolumeHeader.VERSION, UUID.randomUUID(), size, blockSize,
+                System.currentTimeMillis());
+        try {
+            await(store.putIfAbsent(Keys.volume(name), h.encode()));
+            return h;
+        } catch (PreconditionFailedException e) {
+            return readHeader(store, name);
+        }
+    }
+
+    /** Loads the latest committed generation: its manifest, checkpoint and chain of segment headers. */
+    static Volume load(ObjectStore store, String name, VolumeHeader header, CacheStats stats) {
+        Volume v = new Volume(store, name, header, stats);
+        long latest = 0;
+        for (ObjectInfo o : await(store.listAll(Keys.manifestPrefix(name)))) {
+            latest = Math.max(latest, Keys.manifestGeneration(name, o.key()));
+        }
+        if (latest == 0) {
+            return v;
+        }
+        String key = Keys.manifest(name, latest);
+        Manifest m = Manifest.decode(key, await(store.get(key)).data());
+        if (!m.uuid().equals(header.uuid()) || m.generation() != latest) {
+            throw new CorruptObjectException(key + " does not belong to this volume");
+        }
+        if (m.checkpoint() != 0) {
+            String ck = Keys.checkpoint(name, m.checkpoint());
+            Checkpoint.decode(ck, await(store.get(ck)).data(), header.uuid(), v.index);
+        }
+        for (String seg : m.segments()) {
+            v.applySegment(seg, v.readSegmentHeader(seg));
+        }
+        v.generation = latest;
+        v.committedEpoch = m.epoch();
+        v.checkpoint = m.checkpoint();
+        v.chain.addAll(m.segments());
+        stats.committedGeneration.set(latest);
+        return v;
+    }
+
+    private SegmentHeader readSegmentHeader(String key) {
+        byte[] probe = await(store.getRange(key, 0, SegmentHeader.PROBE_BYTES));
+        int need = SegmentHeader.neededBytes(probe);
+        if (need > probe.length) {
+            probe = await(store.getRange(key, 0, need));
+        }
+        SegmentHeader h = SegmentHeader.decode(key, probe);
+        if (!h.uuid.equals(header.uuid())) {
+            throw new CorruptObjectException(key + " does not belong to this volume");
+        }
+        return h;
+    }
+
+    /** Points the index at a segment's entries (a loader step, or the uploader after a commit). */
+    void applySegment(String key, SegmentHeader h) {
+        int id = index.addSegment(key, h.headerBytes);
+        for (int i = 0; i < h.count(); i++) {
+            long block = h.blocks[i];
+            if (h.kinds[i] == SegmentHeader.DATA) {
+                checkBlock(key, block, 1);
+                index.set((int) block, BlockIndex.location(id, h.args[i], h.crcs[i]));
+            } else if (h.kinds[i] == SegmentHeader.ZERO) {
+                checkBlock(key, block, h.args[i]);
+                for (int k = 0; k < h.args[i]; k++) {
+                    index.set((int) block + k, 0);
+                }
+            } else {
+                throw new CorruptObjectException(key + " entry " + i + " has unknown kind " + h.kinds[i]);
+            }
+        }
+    }
+
+    private void checkBlock(String key, long block, long count) {
+        if (block < 0 || count < 1 || block + count > index.blocks()) {
+            throw new CorruptObjectException(key + " names blocks outside the volume");
+        }
+    }
+
+    /** The committed bytes of {@code block} at {@code location}, checksum verified. */
+    CompletableFuture<CleanBlock> fetch(long location) {
+        BlockIndex.SegmentRef ref = index.segment(BlockIndex.segmentOf(location));
+        int bs = header.blockSize();
+        long offset = ref.headerBytes() + (long) BlockIndex.slotOf(location) * bs;
+        return store.getRange(ref.key(), offset, bs).thenApply(data -> {
+            stats.storeReadBytes.add(data.length);
+            if (data.length != bs || Codec.crc32c(data, 0, bs) != BlockIndex.crcOf(location)) {
+                stats.checksumErrors.increment();
+                throw new CorruptObjectException(ref.key() + " block at " + offset + " fails its checksum");
+            }
+            return new CleanBlock(location, data);
+        });
+    }
+
+    /** Waits for a store call, unwrapping its failure. */
+    static <T> T await(CompletableFuture<T> f) {
+        try {
+            return f.get();
+        } catch (ExecutionException e) {
+            throw unwrap(e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StoreException("interrupted while waiting for the store", e);
+        }
+    }
+
+    static RuntimeException unwrap(Throwable t) {
+        while ((t instanceof CompletionException || t instanceof ExecutionException) && t.getCause() != null) {
+            t = t.getCause();
+        }
+        return t instanceof RuntimeException r ? r : new StoreException(t.toString(), t);
+    }
+}

@@ -1,0 +1,246 @@
+package io.ublk.blockcache.cache;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.ublk.blockcache.IoFlags;
+import io.ublk.s3.LocalObjectStore;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class CacheTargetTest {
+    static final int BS = 128 * 1024;
+    static final long SIZE = 64L * BS;
+
+    @TempDir Path tmp;
+    LocalObjectStore local;
+    CountingStore store;
+
+    @BeforeEach
+    void store() {
+        local = new LocalObjectStore(tmp.resolve("store"));
+        store = new CountingStore(local);
+    }
+
+    @AfterEach
+    void closeStore() {
+        local.close();
+    }
+
+    CacheConfig config(String cache, long size) {
+        return CacheConfig.of(tmp.resolve(cache), "vol", size)
+                .withSizes(16L * BS, 8L * BS, 4L * BS)
+                .withUpload(Duration.ofMinutes(10), 2);
+    }
+
+    static byte[] random(Random r, int n) {
+        byte[] b = new byte[n];
+        r.nextBytes(b);
+        return b;
+    }
+
+    @Test
+    void newVolumeReadsZerosWithoutStoreCalls() {
+        try (CacheTarget t = CacheTarget.open(config("c", SIZE), store); Io io = new Io(t)) {
+            store.reset();
+            assertThat(io.read(0, BS)).isEqualTo(new byte[BS]);
+            assertThat(io.read(SIZE - 512, 512)).isEqualTo(new byte[512]);
+            assertThat(store.calls()).isZero();
+        }
+    }
+
+    @Test
+    void subBlockWritesMergeWithCommittedData() throws Exception {
+        Random r = new Random(1);
+        byte[] model = new byte[(int) SIZE];
+        try (CacheTarget t = CacheTarget.open(config("c", SIZE), store); Io io = new Io(t)) {
+            byte[] a = random(r, 3 * BS);
+            assertThat(io.write(BS, a, 0)).isEqualTo(a.length);
+            System.arraycopy(a, 0, model, BS, a.length);
+            t.drain();
+            // 512 B and 4 KiB writes over committed blocks, one straddling two blocks
+            for (long[] w : new long[][] {{BS + 512, 512}, {2L * BS - 1024, 4096}, {3L * BS + 8192, 512}, {7, 0}}) {
+                if (w[1] == 0) {
+                    continue;
+                }
+                byte[] d = random(r, (int) w[1]);
+                assertThat(io.write(w[0], d, 0)).isEqualTo(d.length);
+                System.arraycopy(d, 0, model, (int) w[0], d.length);
+            }
+            assertThat(io.read(0, 5 * BS)).isEqualTo(Arrays.copyOf(model, 5 * BS));
+            assertThat(io.read(BS + 512, 512)).isEqualTo(Arrays.copyOfRange(model, BS + 512, BS + 1024));
+            t.drain();
+            assertThat(io.read(0, 5 * BS)).isEqualTo(Arrays.copyOf(model, 5 * BS));
+        }
+        // cold: a new cache folder sees the same image from the store alone
+        try (CacheTarget t = CacheTarget.open(config("cold", 0), store); Io io = new Io(t)) {
+            assertThat(io.read(0, 5 * BS)).isEqualTo(Arrays.copyOf(model, 5 * BS));
+            assertThat(t.stats().readMisses()).isEqualTo(3);
+        }
+    }
+
+    @Test
+    void flushedWritesSurviveReopenThroughTheJournal() {
+        Random r = new Random(2);
+        byte[] a = random(r, BS + 4096);
+        try (CacheTarget t = CacheTarget.open(config("c", SIZE), store); Io io = new Io(t)) {
+            io.write(4096, a, 0);
+            assertThat(io.flush()).isZero();
+            assertThat(t.stats().uploadRounds()).isZero();
+            t.crash();
+        }
+        try (CacheTarget t = CacheTarget.open(config("c", 0), store); Io io = new Io(t)) {
+            assertThat(io.read(4096, a.length)).isEqualTo(a);
+            assertThat(t.stats().dirtyBytes()).isEqualTo(2L * BS);
+        }
+    }
+
+    @Test
+    void fuaWriteIsDurableWithoutFlush() {
+        byte[] a = random(new Random(3), 8192);
+        try (CacheTarget t = CacheTarget.open(config("c", SIZE), store); Io io = new Io(t)) {
+            assertThat(io.write(0, a, IoFlags.FUA)).isEqualTo(8192);
+            long synced = t.journal().files().stream().mapToLong(f -> f.synced).sum();
+            assertThat(synced).isGreaterThanOrEqualTo(JournalRecord.HEADER + 8192);
+            t.crash();
+        }
+        try (CacheTarget t = CacheTarget.open(config("c", 0), store); Io io = new Io(t)) {
+            assertThat(io.read(0, 8192)).isEqualTo(a);
+        }
+    }
+
+    @Test
+    void tornJournalTailIsCutAndEarlierRecordsKept() throws IOException {
+        byte[] a = random(new Random(4), 4096);
+        byte[] b = random(new Random(5), 4096);
+        Path journal;
+        try (CacheTarget t = CacheTarget.open(config("c", SIZE), store); Io io = new Io(t)) {
+            io.write(0, a, 0);
+            io.flush();
+            io.write(8192, b, 0);
+            journal = t.journal().files().get(0).path;
+            t.crash();
+        }
+        // the second record loses its last bytes, as a power cut in the middle of it would leave it
+        long size = Files.size(journal);
+        try (var ch = java.nio.channels.FileChannel.open(journal, java.nio.file.StandardOpenOption.WRITE)) {
+            ch.truncate(size - 100);
+        }
+        try (CacheTarget t = CacheTarget.open(config("c", 0), store); Io io = new Io(t)) {
+            assertThat(io.read(0, 4096)).isEqualTo(a);
+            assertThat(io.read(8192, 4096)).isEqualTo(new byte[4096]);
+        }
+        assertThat(Files.size(journal)).isEqualTo(JournalRecord.HEADER + 4096L);
+    }
+
+    @Test
+    void drainThenColdStartServesEverythingFromTheStore() throws Exception {
+        Random r = new Random(6);
+        byte[] image = random(r, (int) SIZE);
+        try (CacheTarget t = CacheTarget.open(config("c", SIZE), store); Io io = new Io(t)) {
+            for (int off = 0; off < SIZE; off += 4 * BS) {
+                io.write(off, Arrays.copyOfRange(image, off, off + 4 * BS), 0);
+            }
+            io.discard(10L * BS, 2L * BS);
+            Arrays.fill(image, 10 * BS, 12 * BS, (byte) 0);
+            t.drain();
+            assertThat(t.stats().dirtyBytes()).isZero();
+        }
+        store.reset();
+        try (CacheTarget t = CacheTarget.open(config("cold", 0), store); Io io = new Io(t)) {
+            for (int off = 0; off < SIZE; off += 4 * BS) {
+                assertThat(io.read(off, 4 * BS)).isEqualTo(Arrays.copyOfRange(image, off, off + 4 * BS));
+            }
+            // 62 data blocks; the two discarded ones read as zeros without a store call
+            assertThat(t.stats().readMisses()).isEqualTo(62);
+        }
+    }
+
+    @Test
+    void uploadsAreAmortisedIntoSegments() throws Exception {
+        CacheConfig c = CacheConfig.of(tmp.resolve("c"), "vol", SIZE).withSizes(64L * BS, 8L * BS, 32L * BS)
+                .withUpload(Duration.ofMinutes(10), 2);
+        byte[] data = random(new Random(7), 4 * BS);
+        try (CacheTarget t = CacheTarget.open(c, store); Io io = new Io(t)) {
+            store.reset();
+            for (long off = 0; off < SIZE; off += data.length) {
+                io.write(off, data, 0);
+            }
+            t.drain();
+            // 8 MiB in 4 MiB segments: 2 segment PUTs and 1 manifest, however the rounds fell
+            assertThat(t.stats().segmentPuts()).isLessThanOrEqualTo(3);
+            assertThat(store.puts.get()).isLessThanOrEqualTo(5);
+        }
+    }
+
+    @Test
+    void corruptStoreDataIsAnIoErrorAndCounted() throws Exception {
+        byte[] a = random(new Random(8), BS);
+        try (CacheTarget t = CacheTarget.open(config("c", SIZE), store); Io io = new Io(t)) {
+            io.write(0, a, 0);
+            t.drain();
+        }
+        Path seg;
+        try (Stream<Path> s = Files.walk(tmp.resolve("store"))) {
+            seg = s.filter(p -> p.toString().contains("/seg/")).findFirst().orElseThrow();
+        }
+        byte[] bytes = Files.readAllBytes(seg);
+        bytes[bytes.length - 10] ^= 1;
+        Files.write(seg, bytes);
+        try (CacheTarget t = CacheTarget.open(config("cold", 0), store); Io io = new Io(t)) {
+            assertThat(io.tryRead(0, 4096)).isEqualTo(-5);
+            assertThat(t.stats().checksumErrors()).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void writesWaitAboveTheDirtyBoundAndResumeInOrder() throws Exception {
+        Random r = new Random(9);
+        byte[] model = new byte[(int) SIZE];
+        try (CacheTarget t = CacheTarget.open(config("c", SIZE), store); Io io = new Io(t)) {
+            for (int i = 0; i < 48; i++) {
+                byte[] d = random(r, BS);
+                int off = (i % 40) * BS;
+                assertThat(io.write(off, d, 0)).isEqualTo(BS);
+                System.arraycopy(d, 0, model, off, BS);
+            }
+            assertThat(t.stats().writeWaits()).isPositive();
+            assertThat(t.stats().dirtyBytes()).isLessThanOrEqualTo(16L * BS + BS);
+            assertThat(io.read(0, 40 * BS)).isEqualTo(Arrays.copyOf(model, 40 * BS));
+        }
+    }
+
+    @Test
+    void badOpensSayWhyAndChangeNothing() throws Exception {
+        assertThatThrownBy(() -> CacheTarget.open(config("c", 0), store))
+                .isInstanceOf(VolumeException.class).hasMessageContaining("does not exist");
+        assertThat(tmp.resolve("c")).doesNotExist();
+        assertThat(store.puts.get()).isZero();
+        try (CacheTarget t = CacheTarget.open(config("c", SIZE), store)) {
+            assertThatThrownBy(() -> CacheTarget.open(config("c", SIZE), store))
+                    .isInstanceOf(VolumeException.class).hasMessageContaining("in use");
+        }
+        assertThatThrownBy(() -> CacheTarget.open(config("c", SIZE * 2), store))
+                .isInstanceOf(VolumeException.class).hasMessageContaining("is " + SIZE + " bytes");
+        // a cache folder of another volume with the same name (the store was wiped and recreated)
+        try (LocalObjectStore other = new LocalObjectStore(tmp.resolve("store2"))) {
+            CacheTarget.open(config("c2", SIZE), other).close();
+            assertThatThrownBy(() -> CacheTarget.open(config("c2", SIZE), store))
+                    .isInstanceOf(VolumeException.class).hasMessageContaining("holds volume");
+        }
+        Files.writeString(tmp.resolve("file"), "x");
+        assertThatThrownBy(() -> CacheTarget.open(CacheConfig.of(tmp.resolve("file"), "vol", SIZE), store))
+                .isInstanceOf(VolumeException.class).hasMessageContaining("not a folder");
+        assertThat(List.of(tmp.resolve("c").toFile().list())).containsExactly("vol");
+    }
+}
