@@ -35,8 +35,8 @@ final class DrainCommand implements Callable<Integer> {
             if (count < 1) {
                 throw new IllegalArgumentException("--count must be >= 1: " + count);
             }
-            store.validate();
             cache.validate();
+            store.validate(true);
         } catch (IllegalArgumentException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage());
         }

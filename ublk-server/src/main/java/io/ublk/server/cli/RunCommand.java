@@ -237,8 +237,8 @@ final class RunCommand implements Callable<Integer> {
                 }
             }
             case CACHE -> {
-                store.validate();
                 cache.validate();
+                store.validate(size == null || size == 0);
                 if (size != null && size < 0) {
                     throw new IllegalArgumentException("--size must be >= 0: " + size);
                 }

@@ -61,8 +61,12 @@ final class StoreOptions {
         }
     }
 
-    /** Checks the combination; the message states the rule broken. Touches nothing. */
-    void validate() {
+    /**
+     * Checks the combination; the message states the rule broken. Touches nothing. With
+     * {@code existing}, only volumes already in the store are wanted, so a missing --store-dir is
+     * an error rather than a folder to create.
+     */
+    void validate(boolean existing) {
         switch (kind()) {
             case LOCAL -> {
                 List<String> s3Only = new ArrayList<>();
@@ -76,6 +80,10 @@ final class StoreOptions {
                 }
                 if (storeDir == null) {
                     throw new IllegalArgumentException("--store local needs --store-dir");
+                }
+                if (existing && !java.nio.file.Files.isDirectory(storeDir)) {
+                    throw new IllegalArgumentException("--store-dir does not exist: " + storeDir
+                            + " (it holds no volume to open; give --size to create one)");
                 }
                 Folders.checkUsable("--store-dir", storeDir);
             }

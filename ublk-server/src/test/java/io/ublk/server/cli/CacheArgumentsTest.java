@@ -2,6 +2,9 @@ package io.ublk.server.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.ublk.blockcache.cache.CacheConfig;
+import io.ublk.blockcache.cache.CacheTarget;
+import io.ublk.s3.LocalObjectStore;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -90,22 +93,25 @@ class CacheArgumentsTest {
                 "--volume", "v1");
         refused("volume name must be 1-128 of [A-Za-z0-9._-]: 'a/b'", "run", "--target", "cache", "--store-dir",
                 local(), "--cache-dir", dir.resolve("cache").toString(), "--volume", "a/b");
-        refused("max dirty bytes must be at least 4 blocks", cacheRun("--store-dir", local(), "--max-dirty", "256KiB"));
-        refused("block size must be a power of two", cacheRun("--store-dir", local(), "--block-size", "96KiB"));
-        refused("segment bytes must be in [block size, 1GiB]", cacheRun("--store-dir", local(), "--segment-size",
-                "4KiB"));
+        refused("max dirty bytes must be at least 4 blocks", cacheRun("--store-dir", local(), "--size", "64MiB",
+                "--max-dirty", "256KiB"));
+        refused("block size must be a power of two", cacheRun("--store-dir", local(), "--size", "64MiB",
+                "--block-size", "96KiB"));
+        refused("segment bytes must be in [block size, 1GiB]", cacheRun("--store-dir", local(), "--size", "64MiB",
+                "--segment-size", "4KiB"));
         refused("volume size must be a multiple of 4096", cacheRun("--store-dir", local(), "--size", "1000"));
         refused("duration must be positive", cacheRun("--store-dir", local(), "--upload-delay", "0s"));
+        refused("--store-dir does not exist", cacheRun("--store-dir", local()));
     }
 
     @Test
     void foldersMustBeUsableAndAreNotCreatedWhenRefused() throws IOException {
         Path file = Files.writeString(dir.resolve("existing-file"), "x");
         refused("--cache-dir is not a folder: " + file, "run", "--target", "cache", "--volume", "v1",
-                "--store-dir", local(), "--cache-dir", file.toString());
-        refused("--store-dir is not a folder: " + file, cacheRun("--store-dir", file.toString()));
+                "--store-dir", local(), "--size", "64MiB", "--cache-dir", file.toString());
+        refused("--store-dir is not a folder: " + file, cacheRun("--store-dir", file.toString(), "--size", "64MiB"));
         refused("--cache-dir cannot be created", "run", "--target", "cache", "--volume", "v1", "--store-dir",
-                local(), "--cache-dir", file.resolve("below-a-file").toString());
+                local(), "--size", "64MiB", "--cache-dir", file.resolve("below-a-file").toString());
     }
 
     @Test
@@ -116,6 +122,42 @@ class CacheArgumentsTest {
                 local());
         refused("--store local needs --store-dir", "drain", "--volume", "v1", "--cache-dir",
                 dir.resolve("cache").toString());
+    }
+
+    /** Creates volume {@code name} of {@code size} in the local store under {@code existing-store}. */
+    private Path volume(String name, long size) {
+        Path store = dir.resolve("existing-store");
+        try (LocalObjectStore objects = new LocalObjectStore(store);
+                CacheTarget t = CacheTarget.open(CacheConfig.of(dir.resolve("existing-cache"), name, size), objects)) {
+            assertThat(t.size()).isEqualTo(size);
+        }
+        return store;
+    }
+
+    @Test
+    void aVolumeThatCannotBeOpenedAsAskedIsABadArgument() throws IOException {
+        Path store = volume("v1", 64L << 20);
+        String cacheDir = dir.resolve("existing-cache").toString();
+        // Volumes open before any device is made, so this holds on a host without ublk too.
+        refused("is 67108864 bytes, not 134217728", "run", "--target", "cache", "--volume", "v1", "--cache-dir", cacheDir, "--store-dir",
+                store.toString(), "--size", "128MiB");
+        refused("does not exist", "drain", "--volume", "nope", "--cache-dir", cacheDir, "--store-dir",
+                store.toString());
+        refused("does not exist", "run", "--target", "cache", "--volume", "v1", "--count", "2", "--cache-dir",
+                cacheDir, "--store-dir", store.toString());
+        try (LocalObjectStore objects = new LocalObjectStore(store);
+                CacheTarget held = CacheTarget.open(CacheConfig.of(Path.of(cacheDir), "v1", 0), objects)) {
+            refused("v1", "drain", "--volume", "v1", "--cache-dir", cacheDir, "--store-dir", store.toString());
+        }
+    }
+
+    @Test
+    void drainUploadsAndSaysWhat() {
+        Path store = volume("v1", 64L << 20);
+        assertThat(run("drain", "--volume", "v1", "--cache-dir", dir.resolve("existing-cache").toString(),
+                "--store-dir", store.toString())).as("stderr: %s", err).isZero();
+        assertThat(out.toString().lines()).hasSize(1).first().asString().startsWith("drained v1 to ")
+                .contains("generation");
     }
 
     @Test
