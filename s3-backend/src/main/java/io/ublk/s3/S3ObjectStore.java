@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.UnaryOperator;
 import java.util.random.RandomGenerator;
@@ -15,6 +16,7 @@ import software.amazon.awssdk.awscore.retry.AwsRetryStrategy;
 import software.amazon.awssdk.core.async.AsyncRequestBody;
 import software.amazon.awssdk.core.async.AsyncResponseTransformer;
 import software.amazon.awssdk.http.nio.netty.NettyNioAsyncHttpClient;
+import software.amazon.awssdk.http.nio.netty.SdkEventLoopGroup;
 import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.s3.S3AsyncClient;
 import software.amazon.awssdk.services.s3.S3AsyncClientBuilder;
@@ -58,6 +60,8 @@ public final class S3ObjectStore implements ObjectStore {
     private final int deleteBatch;
     private final StoreStats stats = new StoreStats();
     private final ScheduledThreadPoolExecutor scheduler;
+    /** Ours, not the SDK's: the SDK closes its own with a 2 s quiet period, on every close. */
+    private final SdkEventLoopGroup eventLoops;
     private final S3AsyncClient client;
     private final S3Calls calls;
     private final S3Multipart multipart;
@@ -81,18 +85,21 @@ public final class S3ObjectStore implements ObjectStore {
         this.deleteBatch = deleteBatch;
         this.scheduler = new ScheduledThreadPoolExecutor(SCHEDULER_THREADS, new DaemonThreads("s3-store"));
         this.scheduler.setRemoveOnCancelPolicy(true);
-        this.client = buildClient(config, credentials);
+        this.eventLoops = SdkEventLoopGroup.builder().threadFactory(new DaemonThreads("s3-netty")).build();
+        this.client = buildClient(config, credentials, eventLoops);
         Backoff backoff = new Backoff(config.baseBackoff(), config.maxBackoff(), RandomGenerator.getDefault());
         this.calls = new S3Calls(config, new AsyncPermits(config.maxConcurrency(), scheduler), scheduler, backoff, stats);
         this.multipart = new S3Multipart(client, calls, config, stats);
     }
 
-    private static S3AsyncClient buildClient(S3StoreConfig config, AwsCredentialsProvider credentials) {
+    private static S3AsyncClient buildClient(S3StoreConfig config, AwsCredentialsProvider credentials,
+            SdkEventLoopGroup eventLoops) {
         Duration attempt = config.apiCallTimeout();
         S3AsyncClientBuilder builder = S3AsyncClient.builder()
                 .credentialsProvider(credentials)
                 .forcePathStyle(config.pathStyle())
                 .httpClientBuilder(NettyNioAsyncHttpClient.builder()
+                        .eventLoopGroup(eventLoops)
                         .maxConcurrency(config.maxConcurrency())
                         .connectionTimeout(attempt.compareTo(MAX_CONNECT_TIMEOUT) < 0 ? attempt : MAX_CONNECT_TIMEOUT)
                         .connectionAcquisitionTimeout(attempt))
@@ -276,6 +283,7 @@ public final class S3ObjectStore implements ObjectStore {
     @Override
     public void close() {
         client.close();
+        eventLoops.eventLoopGroup().shutdownGracefully(0, 1, TimeUnit.SECONDS);
         scheduler.shutdownNow();
     }
 }
