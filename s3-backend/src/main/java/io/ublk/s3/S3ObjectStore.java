@@ -283,7 +283,8 @@ public final class S3ObjectStore implements ObjectStore {
     @Override
     public void close() {
         client.close();
-        eventLoops.eventLoopGroup().shutdownGracefully(0, 1, TimeUnit.SECONDS);
+        // a short quiet period lets the pool's close listeners run before the loops stop
+        eventLoops.eventLoopGroup().shutdownGracefully(100, 1000, TimeUnit.MILLISECONDS);
         scheduler.shutdownNow();
     }
 }
