@@ -40,6 +40,8 @@ final class FaultProxy implements AutoCloseable {
     private final ConcurrentLinkedQueue<Fault> plan = new ConcurrentLinkedQueue<>();
     private final Set<Socket> sockets = ConcurrentHashMap.newKeySet();
     private final AtomicInteger connections = new AtomicInteger();
+    private final AtomicInteger open = new AtomicInteger();
+    private final AtomicInteger peakOpen = new AtomicInteger();
 
     FaultProxy(int targetPort) throws IOException {
         this.targetPort = targetPort;
@@ -65,11 +67,17 @@ final class FaultProxy implements AutoCloseable {
         return connections.get();
     }
 
+    /** The most client connections open at once. */
+    int peakOpenConnections() {
+        return peakOpen.get();
+    }
+
     private void acceptLoop() {
         while (!listener.isClosed()) {
             try {
                 Socket client = listener.accept();
                 connections.incrementAndGet();
+                peakOpen.accumulateAndGet(open.incrementAndGet(), Math::max);
                 sockets.add(client);
                 Fault fault = plan.poll();
                 spawn(() -> serve(client, fault == null ? Fault.PASS : fault));
@@ -98,6 +106,7 @@ final class FaultProxy implements AutoCloseable {
             // the client or the server went away: so does this connection
         } finally {
             sockets.remove(client);
+            open.decrementAndGet();
         }
     }
 

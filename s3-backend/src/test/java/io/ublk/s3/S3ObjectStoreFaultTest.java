@@ -9,6 +9,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.ublk.s3.FaultProxy.Fault;
 import io.ublk.s3.StoreStats.Kind;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -129,6 +132,19 @@ class S3ObjectStoreFaultTest {
                     .hasMessageContaining("after 3 attempts");
             assertThat(impatient.stats().retries()).isEqualTo(2);
             assertThatThrownBy(() -> await(impatient.get("k"))).isInstanceOf(ObjectNotFoundException.class);
+        }
+    }
+
+    @Test
+    void callersBeyondMaxConcurrencyQueueAndAllGetThrough() {
+        try (S3ObjectStore narrow = new S3ObjectStore(config.withMaxConcurrency(2), S3ProxyServer.credentials())) {
+            List<CompletableFuture<String>> puts = new ArrayList<>();
+            for (int i = 0; i < 50; i++) {
+                puts.add(narrow.put("n/" + i, bytes(1000, i)));
+            }
+            puts.forEach(ObjectStoreContractTest::await);
+            assertThat(narrow.stats().requests(Kind.PUT)).isEqualTo(50);
+            assertThat(proxy.peakOpenConnections()).isLessThanOrEqualTo(2);
         }
     }
 

@@ -53,6 +53,16 @@ class S3ObjectStoreTest extends ObjectStoreContractTest {
     }
 
     @Test
+    void aLostConditionalMultipartPutAbortsItsUpload() {
+        int before = server.openUploads();
+        await(store.putIfAbsent("big", bytes(LARGE, 1)));
+        assertThatThrownBy(() -> await(store.putIfAbsent("big", bytes(LARGE, 2))))
+                .isInstanceOf(PreconditionFailedException.class);
+        assertThat(stats().requests(StoreStats.Kind.ABORT_MULTIPART)).isEqualTo(1);
+        assertThat(server.openUploads()).isEqualTo(before);
+    }
+
+    @Test
     void deleteAllGoesInBatches() {
         try (S3ObjectStore small = new S3ObjectStore(S3ProxyServer.config(server.endpoint()), S3ProxyServer.credentials(), 10)) {
             List<String> keys = putMany(small, 25);

@@ -51,6 +51,11 @@ final class S3ProxyServer implements AutoCloseable {
         start(port);
     }
 
+    /** Multipart uploads begun and neither completed nor aborted, in the whole bucket. */
+    int openUploads() {
+        return blobs.listMultipartUploads(BUCKET).size();
+    }
+
     int port() {
         return port;
     }
