@@ -19,16 +19,42 @@ final class BlockIndex {
     /** A segment object: its key and where its payloads start. */
     record SegmentRef(String key, int headerBytes) {}
 
-    private final AtomicLongArray locations;
-    /** Replaced (never mutated in place past its published length) when it grows. */
-    private volatile SegmentRef[] segments = new SegmentRef[64];
-    private int segmentCount = 1;
+    /** Segment keys by id, append-only, shared by an index and the staging copies made from it. */
+    private static final class Segments {
+        /** Replaced (never mutated in place past its published length) when it grows. */
+        volatile SegmentRef[] refs = new SegmentRef[64];
+        int count = 1;
+    }
+
+    private volatile AtomicLongArray locations;
+    private final Segments segments;
 
     BlockIndex(long blocks) {
+        this(blocks, new Segments());
+    }
+
+    private BlockIndex(long blocks, Segments segments) {
         if (blocks > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("too many blocks for one volume: " + blocks);
         }
         this.locations = new AtomicLongArray((int) blocks);
+        this.segments = segments;
+    }
+
+    /**
+     * An empty index to load a newer generation into, numbering its segments after this one's so
+     * no location of one can be mistaken for a location of the other; {@link #adopt} it after.
+     */
+    BlockIndex staging() {
+        return new BlockIndex(blocks(), segments);
+    }
+
+    /** Switches every block to the staging index's locations at once. */
+    void adopt(BlockIndex staged) {
+        if (staged.segments != segments) {
+            throw new IllegalArgumentException("not a staging copy of this index");
+        }
+        locations = staged.locations;
     }
 
     static long location(int segment, int slot, int crc) {
@@ -61,26 +87,25 @@ final class BlockIndex {
     }
 
     SegmentRef segment(int id) {
-        return segments[id];
+        return segments.refs[id];
     }
 
     /** Registers a segment key; uploader (or loader) only. Its entries are published by {@link #set}. */
     int addSegment(String key, int headerBytes) {
-        if (segmentCount > MAX_SEGMENTS) {
-            throw new IllegalStateException("more than " + MAX_SEGMENTS + " segments in one process");
+        Segments t = segments;
+        synchronized (t) {
+            if (t.count > MAX_SEGMENTS) {
+                throw new IllegalStateException("more than " + MAX_SEGMENTS + " segments in one process");
+            }
+            SegmentRef[] s = t.refs;
+            if (t.count == s.length) {
+                SegmentRef[] grown = java.util.Arrays.copyOf(s, s.length * 2);
+                grown[t.count] = new SegmentRef(key, headerBytes);
+                t.refs = grown;
+            } else {
+                s[t.count] = new SegmentRef(key, headerBytes);
+            }
+            return t.count++;
         }
-        SegmentRef[] s = segments;
-        if (segmentCount == s.length) {
-            SegmentRef[] grown = java.util.Arrays.copyOf(s, s.length * 2);
-            grown[segmentCount] = new SegmentRef(key, headerBytes);
-            segments = grown;
-        } else {
-            s[segmentCount] = new SegmentRef(key, headerBytes);
-        }
-        return segmentCount++;
-    }
-
-    int segmentCount() {
-        return segmentCount - 1;
     }
 }

@@ -16,8 +16,9 @@ import java.util.UUID;
  * Opens a cached volume: checks everything it can before it changes anything, so a refused open
  * leaves the store and the cache folder as they were.
  *
- * <p>Cache folder layout: {@code <cacheDir>/<volume>/volume.id} (the store volume's uuid: a cache
- * is never replayed onto another volume), {@code lock} (held while served), {@code journal/}.
+ * <p>Cache folder layout: {@code <cacheDir>/<volume>/volume.id} (the store volume's uuid, so a
+ * cache is never replayed onto another volume, and this folder's writer id, which its manifests
+ * carry), {@code lock} (held while served), {@code journal/}.
  */
 final class CacheOpener {
     private static final String ID_FILE = "volume.id";
@@ -51,7 +52,8 @@ final class CacheOpener {
             throw new VolumeException("volume size " + config.size() + " is not a multiple of the block size " + config.blockSize());
         }
         Path dir = root.resolve(name);
-        UUID cached = readId(dir);
+        UUID[] ids = readId(dir);
+        UUID cached = ids == null ? null : ids[0];
         if (cached != null && header == null) {
             throw new VolumeException("cache folder " + dir + " holds volume " + cached + ", which " + store.describe()
                     + " does not have: point at its store, or remove the folder");
@@ -79,11 +81,13 @@ final class CacheOpener {
                     throw new VolumeException("volume '" + name + "' was created meanwhile with " + header.size() + " bytes");
                 }
             }
+            UUID writer = ids == null ? UUID.randomUUID() : ids[1];
             if (cached == null) {
-                writeId(dir, header.uuid());
+                writeId(dir, header.uuid(), writer);
             }
             CacheStats stats = new CacheStats();
-            Volume volume = Volume.load(store, name, header, stats);
+            Volume volume = Volume.load(store, name, header, writer, stats);
+            volume.claim();
             return CacheTarget.start(config, volume, stats, dir.resolve("journal"), lockChannel, lock,
                     () -> SERVED.remove(dir));
         } catch (IOException | StoreException | VolumeException | IllegalStateException e) {
@@ -118,23 +122,28 @@ final class CacheOpener {
         }
     }
 
-    private static UUID readId(Path dir) {
+    /** {volume uuid, writer id}, or null for a new folder. */
+    private static UUID[] readId(Path dir) {
         Path f = dir.resolve(ID_FILE);
         if (!Files.exists(f)) {
             return null;
         }
         try {
-            return UUID.fromString(Files.readString(f, StandardCharsets.US_ASCII).trim());
+            String[] lines = Files.readString(f, StandardCharsets.US_ASCII).trim().split("\n");
+            if (lines.length != 2) {
+                throw new IllegalArgumentException("expected 2 lines, found " + lines.length);
+            }
+            return new UUID[] {UUID.fromString(lines[0].trim()), UUID.fromString(lines[1].trim())};
         } catch (IOException | IllegalArgumentException e) {
             throw new VolumeException("cache folder " + dir + " has an unreadable " + ID_FILE + ": " + e.getMessage());
         }
     }
 
-    private static void writeId(Path dir, UUID uuid) throws IOException {
+    private static void writeId(Path dir, UUID uuid, UUID writer) throws IOException {
         Path tmp = dir.resolve(ID_FILE + ".tmp");
         try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
                 StandardOpenOption.WRITE)) {
-            ch.write(java.nio.ByteBuffer.wrap((uuid + "\n").getBytes(StandardCharsets.US_ASCII)));
+            ch.write(java.nio.ByteBuffer.wrap((uuid + "\n" + writer + "\n").getBytes(StandardCharsets.US_ASCII)));
             ch.force(true);
         }
         Files.move(tmp, dir.resolve(ID_FILE), StandardCopyOption.ATOMIC_MOVE);

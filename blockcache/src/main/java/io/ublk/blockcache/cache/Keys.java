@@ -20,8 +20,13 @@ final class Keys {
         return volume + "/ckpt/" + hex(generation);
     }
 
-    static String segment(String volume, long generation, int n) {
-        return volume + "/seg/" + hex(generation) + "-" + n;
+    /**
+     * A segment key. The attempt nonce keeps a segment from ever being overwritten: a writer that
+     * retries a round, or a restarted one racing a PUT its dead predecessor left in flight,
+     * writes new keys instead of replacing what some manifest may already name.
+     */
+    static String segment(String volume, long generation, int attempt, int n) {
+        return volume + "/seg/" + hex(generation) + "-" + Integer.toHexString(attempt) + "-" + n;
     }
 
     /** The generation a manifest key names, or -1 if it is not one. */

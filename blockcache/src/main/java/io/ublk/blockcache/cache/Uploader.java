@@ -138,11 +138,14 @@ final class Uploader implements Runnable {
                 }
                 break;
             } catch (PreconditionFailedException lost) {
-                fenced = "volume '" + volume.name + "': generation " + (volume.generation + 1)
-                        + " was committed by another writer; this one stopped uploading";
+                fenced = "volume '" + volume.name + "' was opened by another writer (" + lost.getMessage()
+                        + "); this one stopped uploading";
                 LOG.error(fenced);
                 return;
             } catch (RuntimeException ex) {
+                if (stopping) {
+                    return;
+                }
                 stats.uploadFailures.increment();
                 LOG.warn("volume '{}': upload round of epoch {} failed, retrying in {} ms: {}", volume.name, e, backoff,
                         ex.toString());
@@ -217,7 +220,7 @@ final class Uploader implements Runnable {
             checkpoint = gen;
             chain.clear();
         }
-        Manifest m = new Manifest(volume.header.uuid(), gen, frozen.epoch(), checkpoint, chain);
+        Manifest m = new Manifest(volume.header.uuid(), volume.writer, gen, frozen.epoch(), checkpoint, chain);
         putManifest(m);
 
         // Committed: readers may now find the bytes through the index instead of the dirty table.
@@ -250,7 +253,7 @@ final class Uploader implements Runnable {
             // A retried PUT whose first attempt did land looks the same as losing the race: tell them apart.
             byte[] there = Volume.await(volume.store().get(key)).data();
             if (!Arrays.equals(there, bytes)) {
-                throw e;
+                throw new PreconditionFailedException(key + " (written by cache " + Manifest.decode(key, there).writer() + ")");
             }
         }
         stats.manifestPuts.increment();
@@ -259,6 +262,7 @@ final class Uploader implements Runnable {
     /** Which frozen blocks go into which segment: data in block order, runs of zeroed blocks in the first. */
     private List<SegmentPlan> plan(DirtyTable.Frozen frozen, long gen) {
         List<SegmentPlan> plans = new ArrayList<>();
+        int attempt = ThreadLocalRandom.current().nextInt() & Integer.MAX_VALUE;
         List<long[]> zeroRuns = new ArrayList<>();
         List<Integer> data = new ArrayList<>();
         for (int i = 0; i < frozen.count(); i++) {
@@ -279,7 +283,7 @@ final class Uploader implements Runnable {
         do {
             int count = Math.min(slotsPerSegment, data.size() - at);
             List<long[]> zeros = n == 0 ? zeroRuns : List.of();
-            plans.add(new SegmentPlan(Keys.segment(volume.name, gen, n), volume.header.uuid(), gen, frozen,
+            plans.add(new SegmentPlan(Keys.segment(volume.name, gen, attempt, n), volume.header.uuid(), gen, frozen,
                     data.subList(at, at + count), zeros));
             at += count;
             n++;

@@ -22,6 +22,8 @@ final class Volume {
     final String name;
     final VolumeHeader header;
     final BlockIndex index;
+    /** This cache folder's identity, written into every manifest it commits. */
+    final UUID writer;
     private final CacheStats stats;
 
     /** The latest committed generation (0: none yet, the volume is all zeros). */
@@ -31,8 +33,9 @@ final class Volume {
     long checkpoint;
     final List<String> chain = new ArrayList<>();
 
-    private Volume(ObjectStore store, String name, VolumeHeader header, CacheStats stats) {
+    private Volume(ObjectStore store, String name, VolumeHeader header, UUID writer, CacheStats stats) {
         this.store = store;
+        this.writer = writer;
         this.name = name;
         this.header = header;
         this.index = new BlockIndex(header.blocks());
@@ -69,14 +72,45 @@ final class Volume {
     }
 
     /** Loads the latest committed generation: its manifest, checkpoint and chain of segment headers. */
-    static Volume load(ObjectStore store, String name, VolumeHeader header, CacheStats stats) {
-        Volume v = new Volume(store, name, header, stats);
+    static Volume load(ObjectStore store, String name, VolumeHeader header, UUID writer, CacheStats stats) {
+        Volume v = new Volume(store, name, header, writer, stats);
+        v.loadLatest(v.index);
+        return v;
+    }
+
+    /**
+     * Makes this process the volume's only writer: commits the next generation (same image, this
+     * cache as its writer) with If-None-Match before anything else happens. A writer that opened
+     * earlier loses its next commit and stops; a PUT an earlier run of this cache left in flight
+     * when it died can no longer land after this point and change the image under our feet. If
+     * such a PUT landed first, it is loaded and the claim goes after it.
+     */
+    void claim() {
+        for (int attempt = 0; attempt < 8; attempt++) {
+            long gen = generation + 1;
+            Manifest m = new Manifest(header.uuid(), writer, gen, committedEpoch, checkpoint, List.copyOf(chain));
+            try {
+                await(store.putIfAbsent(Keys.manifest(name, gen), m.encode()));
+                generation = gen;
+                stats.committedGeneration.set(gen);
+                stats.manifestPuts.increment();
+                return;
+            } catch (PreconditionFailedException e) {
+                BlockIndex staged = index.staging();
+                loadLatest(staged);
+                index.adopt(staged);
+            }
+        }
+        throw new StoreException("volume '" + name + "' keeps changing: another writer is opening it at the same time");
+    }
+
+    private void loadLatest(BlockIndex into) {
         long latest = 0;
         for (ObjectInfo o : await(store.listAll(Keys.manifestPrefix(name)))) {
             latest = Math.max(latest, Keys.manifestGeneration(name, o.key()));
         }
         if (latest == 0) {
-            return v;
+            return;
         }
         String key = Keys.manifest(name, latest);
         Manifest m = Manifest.decode(key, await(store.get(key)).data());
@@ -85,17 +119,17 @@ final class Volume {
         }
         if (m.checkpoint() != 0) {
             String ck = Keys.checkpoint(name, m.checkpoint());
-            Checkpoint.decode(ck, await(store.get(ck)).data(), header.uuid(), v.index);
+            Checkpoint.decode(ck, await(store.get(ck)).data(), header.uuid(), into);
         }
         for (String seg : m.segments()) {
-            v.applySegment(seg, v.readSegmentHeader(seg));
+            applySegment(into, seg, readSegmentHeader(seg));
         }
-        v.generation = latest;
-        v.committedEpoch = m.epoch();
-        v.checkpoint = m.checkpoint();
-        v.chain.addAll(m.segments());
+        generation = latest;
+        committedEpoch = Math.max(committedEpoch, m.epoch());
+        checkpoint = m.checkpoint();
+        chain.clear();
+        chain.addAll(m.segments());
         stats.committedGeneration.set(latest);
-        return v;
     }
 
     private SegmentHeader readSegmentHeader(String key) {
@@ -111,16 +145,16 @@ final class Volume {
         return h;
     }
 
-    /** Points the index at a segment's entries (a loader step, or the uploader after a commit). */
-    void applySegment(String key, SegmentHeader h) {
+    /** Points the index at a segment's entries (a loader step). */
+    private static void applySegment(BlockIndex index, String key, SegmentHeader h) {
         int id = index.addSegment(key, h.headerBytes);
         for (int i = 0; i < h.count(); i++) {
             long block = h.blocks[i];
             if (h.kinds[i] == SegmentHeader.DATA) {
-                checkBlock(key, block, 1);
+                checkBlock(index, key, block, 1);
                 index.set((int) block, BlockIndex.location(id, h.args[i], h.crcs[i]));
             } else if (h.kinds[i] == SegmentHeader.ZERO) {
-                checkBlock(key, block, h.args[i]);
+                checkBlock(index, key, block, h.args[i]);
                 for (int k = 0; k < h.args[i]; k++) {
                     index.set((int) block + k, 0);
                 }
@@ -130,7 +164,7 @@ final class Volume {
         }
     }
 
-    private void checkBlock(String key, long block, long count) {
+    private static void checkBlock(BlockIndex index, String key, long block, long count) {
         if (block < 0 || count < 1 || block + count > index.blocks()) {
             throw new CorruptObjectException(key + " names blocks outside the volume");
         }

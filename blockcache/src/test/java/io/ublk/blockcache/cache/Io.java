@@ -32,7 +32,14 @@ final class Io implements AutoCloseable {
         try {
             return late.get(60, TimeUnit.SECONDS);
         } catch (Exception e) {
-            throw new AssertionError("no answer within 60 s", e);
+            StringBuilder threads = new StringBuilder();
+            Thread.getAllStackTraces().forEach((t, st) -> {
+                threads.append('\n').append(t.getName()).append(' ').append(t.getState());
+                for (StackTraceElement s : st) {
+                    threads.append("\n    at ").append(s);
+                }
+            });
+            throw new AssertionError("no answer within 60 s; threads:" + threads, e);
         }
     }
 
