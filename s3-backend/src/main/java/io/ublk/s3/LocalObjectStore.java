@@ -222,8 +222,8 @@ public final class LocalObjectStore implements ObjectStore {
 
     @Override
     public CompletableFuture<ListPage> list(String prefix, String continuation, int maxKeys) {
-        if (maxKeys < 1) {
-            throw new IllegalArgumentException("maxKeys must be at least 1: " + maxKeys);
+        if (maxKeys < 1 || maxKeys > 1000) {
+            throw new IllegalArgumentException("maxKeys must be in 1..1000 (S3's page limit): " + maxKeys);
         }
         int slash = prefix.lastIndexOf('/');
         Path start = slash < 0 ? root : path(prefix.substring(0, slash));

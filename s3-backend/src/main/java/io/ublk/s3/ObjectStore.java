@@ -8,9 +8,18 @@ import java.util.concurrent.CompletableFuture;
  * A flat key space of immutable-by-convention objects: what a volume is kept in.
  *
  * <p>Keys are relative to the store's own root (an S3 bucket plus prefix, or a folder), use
- * {@code /} as the separator and never start with it. Every operation is asynchronous; a future
- * fails with a {@link StoreException} (or a subclass) once the store's own retries are spent, and
- * never with anything else.
+ * {@code /} as the separator and never start with it. Keep them ASCII where listing order matters:
+ * S3 lists in UTF-8 binary order, but not every S3-compatible server does (s3proxy 4.1.0 sorts by
+ * UTF-16). A key should not also be the folder of other keys ({@code a} and {@code a/b}): a local
+ * folder cannot hold both. Every operation is asynchronous; a future fails with a
+ * {@link StoreException} (or a subclass) once the store's own retries are spent, and never with
+ * anything else. Arguments that break these rules (a key the store cannot hold, a negative offset)
+ * are programming errors, thrown at once as {@link IllegalArgumentException}.
+ *
+ * <p>Etags are opaque strings, unquoted; equal etags mean equal content for the same key.
+ *
+ * <p>A put does not copy {@code data}: the store may read it until the future completes (and
+ * again on every retry), so it must not change before then.
  *
  * <p>Conditional puts are the only coordination the volume format needs: {@link #putIfAbsent}
  * commits a new generation exactly once even with two writers racing, and {@link #putIfMatch}
@@ -34,7 +43,12 @@ public interface ObjectStore extends AutoCloseable {
     /** Creates the object only if no object has the key ({@code If-None-Match: *}); else {@link PreconditionFailedException}. */
     CompletableFuture<String> putIfAbsent(String key, byte[] data);
 
-    /** Replaces the object only if its etag is still {@code etag} ({@code If-Match}); else {@link PreconditionFailedException}. */
+    /**
+     * Replaces the object only if its etag is still {@code etag} ({@code If-Match}); else
+     * {@link PreconditionFailedException}, also when there is no object any more. Atomic on AWS S3
+     * and in {@link LocalObjectStore} (against other {@code putIfMatch} calls); s3proxy 4.1.0 checks
+     * and then writes, so two racing writers can both win there.
+     */
     CompletableFuture<String> putIfMatch(String key, byte[] data, String etag);
 
     /** Removes the object; removing a missing one succeeds. */
@@ -46,7 +60,8 @@ public interface ObjectStore extends AutoCloseable {
     /**
      * One page of the keys that start with {@code prefix}, in ascending (UTF-8 binary) order,
      * starting after the page {@code continuation} names ({@code null} for the first page), at
-     * most {@code maxKeys} of them.
+     * most {@code maxKeys} (1 to 1000) of them. {@code continuation} is opaque: only a
+     * {@link ListPage#next()} this store answered.
      */
     CompletableFuture<ListPage> list(String prefix, String continuation, int maxKeys);
 

@@ -1,6 +1,8 @@
 package io.ublk.s3;
 
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -20,6 +22,8 @@ final class S3Calls {
     private final ScheduledExecutorService scheduler;
     private final Backoff backoff;
     private final StoreStats stats;
+    /** Calls not answered yet, so that closing the store can answer them (else they would hang). */
+    private final Set<CompletableFuture<?>> pending = ConcurrentHashMap.newKeySet();
 
     S3Calls(S3StoreConfig config, AsyncPermits permits, ScheduledExecutorService scheduler, Backoff backoff, StoreStats stats) {
         this.config = config;
@@ -35,8 +39,17 @@ final class S3Calls {
      */
     <T> CompletableFuture<T> call(StoreStats.Kind kind, String key, IntFunction<CompletableFuture<T>> request) {
         CompletableFuture<T> result = new CompletableFuture<>();
+        pending.add(result);
+        result.whenComplete((v, e) -> pending.remove(result));
         attempt(kind, key, request, 1, result);
         return result;
+    }
+
+    /** Fails every call still waiting for a permit, a backoff or an answer. */
+    void failPending(String why) {
+        for (CompletableFuture<?> call : pending) {
+            call.completeExceptionally(new StoreException(why));
+        }
     }
 
     private <T> void attempt(StoreStats.Kind kind, String key, IntFunction<CompletableFuture<T>> request, int n,

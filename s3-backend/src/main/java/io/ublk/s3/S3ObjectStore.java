@@ -15,6 +15,7 @@ import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
 import software.amazon.awssdk.awscore.retry.AwsRetryStrategy;
 import software.amazon.awssdk.core.async.AsyncRequestBody;
 import software.amazon.awssdk.core.async.AsyncResponseTransformer;
+import software.amazon.awssdk.core.exception.SdkClientException;
 import software.amazon.awssdk.http.nio.netty.NettyNioAsyncHttpClient;
 import software.amazon.awssdk.http.nio.netty.SdkEventLoopGroup;
 import software.amazon.awssdk.regions.Region;
@@ -63,30 +64,44 @@ public final class S3ObjectStore implements ObjectStore {
     /** Ours, not the SDK's: the SDK closes its own with a 2 s quiet period, on every close. */
     private final SdkEventLoopGroup eventLoops;
     private final S3AsyncClient client;
+    /** The default chain we built (it may hold a refresh thread); a caller's provider is the caller's. */
+    private final AutoCloseable ownedCredentials;
     private final S3Calls calls;
     private final S3Multipart multipart;
 
     /** A store whose credentials come from the SDK's default chain (env, profile, instance role). */
     public S3ObjectStore(S3StoreConfig config) {
-        this(config, DefaultCredentialsProvider.builder().build());
+        this(config, DefaultCredentialsProvider.builder().build(), true, MAX_DELETE_BATCH);
     }
 
     /** A store with the given credentials (static ones for tests and S3-compatible servers). */
     public S3ObjectStore(S3StoreConfig config, AwsCredentialsProvider credentials) {
-        this(config, credentials, MAX_DELETE_BATCH);
+        this(config, credentials, false, MAX_DELETE_BATCH);
     }
 
     /** {@code deleteBatch}: keys per DeleteObjects request; smaller only to test batching. */
     S3ObjectStore(S3StoreConfig config, AwsCredentialsProvider credentials, int deleteBatch) {
+        this(config, credentials, false, deleteBatch);
+    }
+
+    private S3ObjectStore(S3StoreConfig config, AwsCredentialsProvider credentials, boolean ownCredentials,
+            int deleteBatch) {
         if (deleteBatch < 1 || deleteBatch > MAX_DELETE_BATCH) {
             throw new IllegalArgumentException("deleteBatch must be in 1..1000: " + deleteBatch);
         }
         this.config = config;
         this.deleteBatch = deleteBatch;
+        this.ownedCredentials = ownCredentials && credentials instanceof AutoCloseable c ? c : null;
         this.scheduler = new ScheduledThreadPoolExecutor(SCHEDULER_THREADS, new DaemonThreads("s3-store"));
         this.scheduler.setRemoveOnCancelPolicy(true);
         this.eventLoops = SdkEventLoopGroup.builder().threadFactory(new DaemonThreads("s3-netty")).build();
-        this.client = buildClient(config, credentials, eventLoops);
+        try {
+            this.client = buildClient(config, credentials, eventLoops);
+        } catch (SdkClientException e) {
+            releaseThreads();
+            // in practice: no region anywhere in the SDK's chain
+            throw new IllegalArgumentException("cannot set up S3 for " + config.describe() + ": " + e.getMessage(), e);
+        }
         Backoff backoff = new Backoff(config.baseBackoff(), config.maxBackoff(), RandomGenerator.getDefault());
         this.calls = new S3Calls(config, new AsyncPermits(config.maxConcurrency(), scheduler), scheduler, backoff, stats);
         this.multipart = new S3Multipart(client, calls, config, stats);
@@ -283,6 +298,18 @@ public final class S3ObjectStore implements ObjectStore {
     @Override
     public void close() {
         client.close();
+        releaseThreads();
+        calls.failPending("store closed: " + config.describe());
+        if (ownedCredentials != null) {
+            try {
+                ownedCredentials.close();
+            } catch (Exception e) {
+                // only a refresh thread or cache goes; nothing to save
+            }
+        }
+    }
+
+    private void releaseThreads() {
         // a short quiet period lets the pool's close listeners run before the loops stop
         eventLoops.eventLoopGroup().shutdownGracefully(100, 1000, TimeUnit.MILLISECONDS);
         scheduler.shutdownNow();

@@ -136,6 +136,17 @@ class S3ObjectStoreFaultTest {
     }
 
     @Test
+    void closingFailsCallsInFlightRatherThanLeavingThemHanging() throws Exception {
+        S3ObjectStore s = new S3ObjectStore(config, S3ProxyServer.credentials());
+        proxy.plan(Fault.HANG, 1);
+        CompletableFuture<StoredObject> hung = s.get("k");
+        Thread.sleep(100);
+        s.close();
+        assertThatThrownBy(() -> hung.get(5, java.util.concurrent.TimeUnit.SECONDS))
+                .hasCauseInstanceOf(StoreException.class);
+    }
+
+    @Test
     void callersBeyondMaxConcurrencyQueueAndAllGetThrough() {
         try (S3ObjectStore narrow = new S3ObjectStore(config.withMaxConcurrency(2), S3ProxyServer.credentials())) {
             List<CompletableFuture<String>> puts = new ArrayList<>();
