@@ -24,6 +24,8 @@ final class S3Calls {
     private final StoreStats stats;
     /** Calls not answered yet, so that closing the store can answer them (else they would hang). */
     private final Set<CompletableFuture<?>> pending = ConcurrentHashMap.newKeySet();
+    /** SDK requests on the wire, so that closing can cancel them while the event loops still run. */
+    private final Set<CompletableFuture<?>> inFlight = ConcurrentHashMap.newKeySet();
 
     S3Calls(S3StoreConfig config, AsyncPermits permits, ScheduledExecutorService scheduler, Backoff backoff, StoreStats stats) {
         this.config = config;
@@ -45,8 +47,11 @@ final class S3Calls {
         return result;
     }
 
-    /** Fails every call still waiting for a permit, a backoff or an answer. */
+    /** Cancels the requests on the wire and fails every call still waiting for a permit, a backoff or an answer. */
     void failPending(String why) {
+        for (CompletableFuture<?> request : inFlight) {
+            request.cancel(true);
+        }
         for (CompletableFuture<?> call : pending) {
             call.completeExceptionally(new StoreException(why));
         }
@@ -82,7 +87,12 @@ final class S3Calls {
         } catch (RuntimeException e) {
             sent = CompletableFuture.failedFuture(e);
         }
-        return sent.whenComplete((value, error) -> permits.release());
+        CompletableFuture<T> onWire = sent;
+        inFlight.add(onWire);
+        return onWire.whenComplete((value, error) -> {
+            inFlight.remove(onWire);
+            permits.release();
+        });
     }
 
     private StoreException toStoreException(StoreStats.Kind kind, String key, Throwable cause, int attempts) {

@@ -297,9 +297,9 @@ public final class S3ObjectStore implements ObjectStore {
 
     @Override
     public void close() {
+        calls.failPending("store closed: " + config.describe());
         client.close();
         releaseThreads();
-        calls.failPending("store closed: " + config.describe());
         if (ownedCredentials != null) {
             try {
                 ownedCredentials.close();
