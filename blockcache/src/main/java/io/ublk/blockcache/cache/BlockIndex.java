@@ -1,14 +1,19 @@
 package io.ublk.blockcache.cache;
 
+import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
  * Where each block of the committed image lives in the store: one long per block, read by
- * workers without a lock, written only by the uploader after a manifest committed.
+ * workers without a lock, written only by the uploader after a manifest committed (or by the
+ * loader before anyone reads).
  *
  * <p>A location packs {@code crc32c (32) | segment id (22) | slot (10)}; 0 means the block is
  * in no segment and reads as zeros without a store call. Segment ids are this process's own
  * numbering of segment keys (from 1); they are never persisted.
+ *
+ * <p>The index also counts, per segment, how many of its slots are still live, which is what
+ * compaction and the deletion of dead segments go by. Those counts are the uploader's alone.
  */
 final class BlockIndex {
     static final int SLOT_BITS = 10;
@@ -16,45 +21,22 @@ final class BlockIndex {
     private static final int SEGMENT_BITS = 22;
     static final int MAX_SEGMENTS = (1 << SEGMENT_BITS) - 1;
 
-    /** A segment object: its key and where its payloads start. */
-    record SegmentRef(String key, int headerBytes) {}
+    /** A segment object: its key, where its payloads start, and how many data slots it has. */
+    record SegmentRef(String key, int headerBytes, int slots) {}
 
-    /** Segment keys by id, append-only, shared by an index and the staging copies made from it. */
-    private static final class Segments {
-        /** Replaced (never mutated in place past its published length) when it grows. */
-        volatile SegmentRef[] refs = new SegmentRef[64];
-        int count = 1;
-    }
-
-    private volatile AtomicLongArray locations;
-    private final Segments segments;
+    private final AtomicLongArray locations;
+    /** Replaced (never mutated in place past its published length) when it grows. */
+    private volatile SegmentRef[] segments = new SegmentRef[64];
+    private int[] live = new int[64];
+    /** Still in the store and not yet handed to the deleter. */
+    private boolean[] present = new boolean[64];
+    private int segmentCount = 1;
 
     BlockIndex(long blocks) {
-        this(blocks, new Segments());
-    }
-
-    private BlockIndex(long blocks, Segments segments) {
         if (blocks > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("too many blocks for one volume: " + blocks);
         }
         this.locations = new AtomicLongArray((int) blocks);
-        this.segments = segments;
-    }
-
-    /**
-     * An empty index to load a newer generation into, numbering its segments after this one's so
-     * no location of one can be mistaken for a location of the other; {@link #adopt} it after.
-     */
-    BlockIndex staging() {
-        return new BlockIndex(blocks(), segments);
-    }
-
-    /** Switches every block to the staging index's locations at once. */
-    void adopt(BlockIndex staged) {
-        if (staged.segments != segments) {
-            throw new IllegalArgumentException("not a staging copy of this index");
-        }
-        locations = staged.locations;
     }
 
     static long location(int segment, int slot, int crc) {
@@ -81,31 +63,53 @@ final class BlockIndex {
         return locations.get(block);
     }
 
-    /** Uploader (or loader) only. */
+    /** Points a block somewhere else (0: zeros), keeping the live counts. Uploader or loader only. */
     void set(int block, long location) {
-        locations.set(block, location);
+        long old = locations.getAndSet(block, location);
+        if (old != 0) {
+            live[segmentOf(old)]--;
+        }
+        if (location != 0) {
+            live[segmentOf(location)]++;
+        }
     }
 
     SegmentRef segment(int id) {
-        return segments.refs[id];
+        return segments[id];
     }
 
-    /** Registers a segment key; uploader (or loader) only. Its entries are published by {@link #set}. */
-    int addSegment(String key, int headerBytes) {
-        Segments t = segments;
-        synchronized (t) {
-            if (t.count > MAX_SEGMENTS) {
-                throw new IllegalStateException("more than " + MAX_SEGMENTS + " segments in one process");
-            }
-            SegmentRef[] s = t.refs;
-            if (t.count == s.length) {
-                SegmentRef[] grown = java.util.Arrays.copyOf(s, s.length * 2);
-                grown[t.count] = new SegmentRef(key, headerBytes);
-                t.refs = grown;
-            } else {
-                s[t.count] = new SegmentRef(key, headerBytes);
-            }
-            return t.count++;
+    /** Registers a segment key; its entries are published by {@link #set}. Uploader or loader only. */
+    int addSegment(String key, int headerBytes, int slots) {
+        if (segmentCount > MAX_SEGMENTS) {
+            throw new IllegalStateException("more than " + MAX_SEGMENTS + " segments in one process");
         }
+        SegmentRef[] s = segments;
+        if (segmentCount == s.length) {
+            s = Arrays.copyOf(s, s.length * 2);
+            live = Arrays.copyOf(live, s.length);
+            present = Arrays.copyOf(present, s.length);
+        }
+        s[segmentCount] = new SegmentRef(key, headerBytes, slots);
+        present[segmentCount] = true;
+        segments = s;
+        return segmentCount++;
+    }
+
+    /** Ids handed out so far are 1 .. this - 1. */
+    int segmentLimit() {
+        return segmentCount;
+    }
+
+    int live(int id) {
+        return live[id];
+    }
+
+    boolean present(int id) {
+        return present[id];
+    }
+
+    /** The segment will be deleted: it is no longer named by the latest generation. */
+    void retire(int id) {
+        present[id] = false;
     }
 }

@@ -17,9 +17,32 @@ import java.time.Duration;
  * @param segmentBytes      the most block bytes one segment object carries
  * @param uploadDelay       the longest dirty data waits before an upload round starts on its own
  * @param uploadParallelism segment PUTs in flight at once
+ * @param compaction        when dead store data is reclaimed
  */
 public record CacheConfig(Path cacheDir, String volume, long size, int blockSize, long maxDirtyBytes,
-        long cleanCacheBytes, long segmentBytes, Duration uploadDelay, int uploadParallelism) {
+        long cleanCacheBytes, long segmentBytes, Duration uploadDelay, int uploadParallelism, Compaction compaction) {
+
+    /**
+     * @param liveBelow   segments with less than this fraction of their blocks still live are rewritten
+     * @param minGarbage  dead bytes in the store (overwritten or discarded blocks) before anything is done
+     * @param deleteGrace how long an object no generation names anymore is kept before it is deleted
+     *                    (reads that looked it up just before keep working)
+     */
+    public record Compaction(double liveBelow, long minGarbage, Duration deleteGrace) {
+        public static final Compaction DEFAULT = new Compaction(0.5, 256L << 20, Duration.ofMinutes(2));
+
+        public Compaction {
+            if (!(liveBelow >= 0 && liveBelow <= 1)) {
+                throw new IllegalArgumentException("compaction live fraction must be in [0, 1]: " + liveBelow);
+            }
+            if (minGarbage < 0) {
+                throw new IllegalArgumentException("compaction garbage threshold must be >= 0: " + minGarbage);
+            }
+            if (deleteGrace == null || deleteGrace.isNegative()) {
+                throw new IllegalArgumentException("delete grace must be >= 0: " + deleteGrace);
+            }
+        }
+    }
 
     public static final int DEFAULT_BLOCK_SIZE = 128 * 1024;
     public static final long DEFAULT_MAX_DIRTY = 256L << 20;
@@ -31,22 +54,27 @@ public record CacheConfig(Path cacheDir, String volume, long size, int blockSize
     /** The defaults for everything but where and what. */
     public static CacheConfig of(Path cacheDir, String volume, long size) {
         return new CacheConfig(cacheDir, volume, size, DEFAULT_BLOCK_SIZE, DEFAULT_MAX_DIRTY, DEFAULT_CLEAN_CACHE,
-                DEFAULT_SEGMENT, DEFAULT_UPLOAD_DELAY, DEFAULT_UPLOAD_PARALLELISM);
+                DEFAULT_SEGMENT, DEFAULT_UPLOAD_DELAY, DEFAULT_UPLOAD_PARALLELISM, Compaction.DEFAULT);
     }
 
     public CacheConfig withSizes(long maxDirtyBytes, long cleanCacheBytes, long segmentBytes) {
         return new CacheConfig(cacheDir, volume, size, blockSize, maxDirtyBytes, cleanCacheBytes, segmentBytes,
-                uploadDelay, uploadParallelism);
+                uploadDelay, uploadParallelism, compaction);
     }
 
     public CacheConfig withBlockSize(int blockSize) {
         return new CacheConfig(cacheDir, volume, size, blockSize, maxDirtyBytes, cleanCacheBytes, segmentBytes,
-                uploadDelay, uploadParallelism);
+                uploadDelay, uploadParallelism, compaction);
+    }
+
+    public CacheConfig withCompaction(Compaction compaction) {
+        return new CacheConfig(cacheDir, volume, size, blockSize, maxDirtyBytes, cleanCacheBytes, segmentBytes,
+                uploadDelay, uploadParallelism, compaction);
     }
 
     public CacheConfig withUpload(Duration uploadDelay, int uploadParallelism) {
         return new CacheConfig(cacheDir, volume, size, blockSize, maxDirtyBytes, cleanCacheBytes, segmentBytes,
-                uploadDelay, uploadParallelism);
+                uploadDelay, uploadParallelism, compaction);
     }
 
     /** Checks every field; the message names the first bad one. */
@@ -74,6 +102,9 @@ public record CacheConfig(Path cacheDir, String volume, long size, int blockSize
         }
         if (uploadDelay == null || uploadDelay.isNegative()) {
             throw new IllegalArgumentException("upload delay must be >= 0: " + uploadDelay);
+        }
+        if (compaction == null) {
+            throw new IllegalArgumentException("compaction policy is missing");
         }
         if (uploadParallelism < 1) {
             throw new IllegalArgumentException("upload parallelism must be >= 1: " + uploadParallelism);

@@ -86,8 +86,16 @@ final class CacheOpener {
                 writeId(dir, header.uuid(), writer);
             }
             CacheStats stats = new CacheStats();
-            Volume volume = Volume.load(store, name, header, writer, stats);
-            volume.claim();
+            Volume volume = null;
+            for (int attempt = 0; volume == null; attempt++) {
+                if (attempt == 8) {
+                    throw new VolumeException("volume '" + name + "' keeps changing: another writer is opening it too");
+                }
+                volume = Volume.load(store, name, header, writer, stats);
+                if (!volume.claim()) {
+                    volume = null;
+                }
+            }
             return CacheTarget.start(config, volume, stats, dir.resolve("journal"), lockChannel, lock,
                     () -> SERVED.remove(dir));
         } catch (IOException | StoreException | VolumeException | IllegalStateException e) {

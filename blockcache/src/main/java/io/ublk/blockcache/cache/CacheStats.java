@@ -20,6 +20,9 @@ public final class CacheStats {
     final LongAdder manifestPuts = new LongAdder();
     final LongAdder checkpointPuts = new LongAdder();
     final LongAdder uploadFailures = new LongAdder();
+    final LongAdder compactions = new LongAdder();
+    final LongAdder compactedBytes = new LongAdder();
+    final LongAdder deletedObjects = new LongAdder();
 
     /** Dirty block bytes in memory now (not yet in a committed generation). */
     public long dirtyBytes() { return dirtyBytes.get(); }
@@ -44,4 +47,9 @@ public final class CacheStats {
     public long checkpointPuts() { return checkpointPuts.sum(); }
     /** Upload rounds that failed and will be retried. */
     public long uploadFailures() { return uploadFailures.sum(); }
+    /** Compaction runs: live blocks of mostly-dead segments rewritten, then a checkpoint. */
+    public long compactions() { return compactions.sum(); }
+    public long compactedBytes() { return compactedBytes.sum(); }
+    /** Store objects no generation names anymore, deleted after their grace period. */
+    public long deletedObjects() { return deletedObjects.sum(); }
 }

@@ -10,7 +10,7 @@ import java.util.UUID;
  * header since the volume was created.
  *
  * <pre>
- * magic "UBKCKP01" | uuid | generation u64 | blocks u64 | segment count u32 | (key, header bytes u32)*
+ * magic "UBKCKP01" | uuid | generation u64 | blocks u64 | segment count u32 | (key, header bytes u32, data slots u32)*
  * | entry count u32 | (block u64, segment u32, slot u32, crc u32)* | crc32c u32
  * </pre>
  */
@@ -30,7 +30,7 @@ final class Checkpoint {
                 int seg = BlockIndex.segmentOf(loc);
                 if (!renumber.containsKey(seg)) {
                     renumber.put(seg, renumber.size());
-                    namesBytes += Codec.stringBytes(index.segment(seg).key()) + 4;
+                    namesBytes += Codec.stringBytes(index.segment(seg).key()) + 8;
                 }
             }
         }
@@ -45,7 +45,7 @@ final class Checkpoint {
         renumber.forEach((seg, n) -> byNumber[n] = index.segment(seg));
         for (BlockIndex.SegmentRef ref : byNumber) {
             Codec.putString(out, ref.key());
-            out.putInt(ref.headerBytes());
+            out.putInt(ref.headerBytes()).putInt(ref.slots());
         }
         out.putInt(entries);
         for (int b = 0; b < locations.length; b++) {
@@ -74,7 +74,8 @@ final class Checkpoint {
         int[] ids = new int[names];
         for (int i = 0; i < names; i++) {
             String key = Codec.getString(b);
-            ids[i] = index.addSegment(key, b.getInt());
+            int headerBytes = b.getInt();
+            ids[i] = index.addSegment(key, headerBytes, b.getInt());
         }
         int entries = b.getInt();
         for (int i = 0; i < entries; i++) {

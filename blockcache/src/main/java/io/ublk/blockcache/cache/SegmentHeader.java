@@ -45,6 +45,16 @@ final class SegmentHeader {
         return blocks.length;
     }
 
+    int dataSlots() {
+        int n = 0;
+        for (int k : kinds) {
+            if (k == DATA) {
+                n++;
+            }
+        }
+        return n;
+    }
+
     static int headerBytes(int count) {
         int raw = FIXED + ENTRY * count + 4;
         return (raw + 4095) & ~4095;

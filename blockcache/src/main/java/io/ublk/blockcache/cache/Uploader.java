@@ -108,11 +108,23 @@ final class Uploader implements Runnable {
     public void run() {
         while (!stopping && fenced == null) {
             if (!due()) {
+                deleteDue();
                 LockSupport.parkNanos(POLL_NANOS);
                 continue;
             }
             round();
             target.resumeWaiters();
+            if (fenced == null && !stopping && !target.hasWaiters()) {
+                try {
+                    maybeCompact();
+                } catch (RuntimeException e) {
+                    if (!stopping) {
+                        stats.uploadFailures.increment();
+                        LOG.warn("volume '{}': compaction failed (retried later): {}", volume.name, e.toString());
+                    }
+                }
+            }
+            deleteDue();
         }
     }
 
@@ -168,19 +180,48 @@ final class Uploader implements Runnable {
 
     /** Uploads one frozen epoch and commits it as the next generation. */
     private void commit(DirtyTable.Frozen frozen) {
-        int bs = volume.blockSize();
-        for (int i = 0; i < frozen.count(); i++) {
+        int n = frozen.count();
+        byte[][] data = new byte[n][];
+        for (int i = 0; i < n; i++) {
             DirtyBlock d = frozen.versions()[i];
             if (d.data != null && !d.full()) {
                 d.mergeBase(target.committedBytes(frozen.blocks()[i]));
             }
+            data[i] = d.data;
         }
+        Committed c = commitBlocks(frozen.blocks(), data, frozen.epoch(), volume.chain.size() >= MAX_CHAIN);
+        // Committed: readers may now find the bytes through the index instead of the dirty table.
+        for (int i = 0; i < n; i++) {
+            int b = frozen.blocks()[i];
+            DirtyBlock d = frozen.versions()[i];
+            volume.index.set(b, c.locations[i]);
+            if (d.data != null) {
+                clean.put(b, new CleanBlock(c.locations[i], d.data));
+            } else {
+                clean.invalidate(b);
+            }
+            dirty.release(b, d);
+        }
+        afterCommit(c);
+        stats.uploadRounds.increment();
+    }
+
+    /** What {@link #commitBlocks} committed: the blocks' new locations, and whether a checkpoint restarted the chain. */
+    private record Committed(long generation, long[] locations, boolean checkpointed, long bytes) {}
+
+    /**
+     * Writes blocks (data, or null for zeros) as the next generation: segments, then a checkpoint
+     * if asked or the chain is long, then the manifest. Changes nothing in memory but the chain;
+     * the caller points the index at the answered locations.
+     */
+    private Committed commitBlocks(int[] blocks, byte[][] data, long epoch, boolean checkpoint) {
+        int bs = volume.blockSize();
         long gen = volume.generation + 1;
-        List<SegmentPlan> plans = plan(frozen, gen);
+        List<SegmentPlan> plans = plan(blocks, data, gen);
         List<CompletableFuture<String>> puts = new ArrayList<>();
         long bytes = 0;
         for (SegmentPlan p : plans) {
-            byte[] object = p.encode(frozen, bs);
+            byte[] object = p.encode(data, bs);
             bytes += object.length;
             puts.add(volume.store().put(p.key, object));
             if (puts.size() >= config.uploadParallelism()) {
@@ -191,57 +232,186 @@ final class Uploader implements Runnable {
         Volume.await(CompletableFuture.allOf(puts.toArray(CompletableFuture[]::new)));
         stats.segmentPuts.add(plans.size());
 
-        // What the index will say once this generation commits.
-        long[] locations = new long[frozen.count()];
-        int[] ids = new int[plans.size()];
-        for (int s = 0; s < plans.size(); s++) {
-            SegmentPlan p = plans.get(s);
-            ids[s] = volume.index.addSegment(p.key, p.header.headerBytes);
+        long[] locations = new long[blocks.length];
+        for (SegmentPlan p : plans) {
+            int id = volume.index.addSegment(p.key, p.header.headerBytes, p.header.dataSlots());
             for (int i = 0; i < p.header.count(); i++) {
                 if (p.header.kinds[i] == SegmentHeader.DATA) {
-                    locations[p.frozenIndex[i]] = BlockIndex.location(ids[s], p.header.args[i], p.header.crcs[i]);
+                    locations[p.source[i]] = BlockIndex.location(id, p.header.args[i], p.header.crcs[i]);
                 }
             }
         }
         List<String> chain = new ArrayList<>(volume.chain);
         plans.forEach(p -> chain.add(p.key));
-        long checkpoint = volume.checkpoint;
-        if (chain.size() > MAX_CHAIN) {
+        long ckpt = volume.checkpoint;
+        boolean checkpointed = checkpoint || chain.size() > MAX_CHAIN;
+        if (checkpointed) {
             long[] all = new long[volume.index.blocks()];
             for (int b = 0; b < all.length; b++) {
                 all[b] = volume.index.get(b);
             }
-            for (int i = 0; i < frozen.count(); i++) {
-                all[frozen.blocks()[i]] = locations[i];
+            for (int i = 0; i < blocks.length; i++) {
+                all[blocks[i]] = locations[i];
             }
-            Volume.await(volume.store().put(Keys.checkpoint(volume.name, gen),
-                    Checkpoint.encode(volume.header.uuid(), gen, all, volume.index)));
+            byte[] encoded = Checkpoint.encode(volume.header.uuid(), gen, all, volume.index);
+            Volume.await(volume.store().put(Keys.checkpoint(volume.name, gen), encoded));
+            bytes += encoded.length;
             stats.checkpointPuts.increment();
-            checkpoint = gen;
+            ckpt = gen;
             chain.clear();
         }
-        Manifest m = new Manifest(volume.header.uuid(), volume.writer, gen, frozen.epoch(), checkpoint, chain);
-        putManifest(m);
-
-        // Committed: readers may now find the bytes through the index instead of the dirty table.
-        for (int i = 0; i < frozen.count(); i++) {
-            int b = frozen.blocks()[i];
-            DirtyBlock d = frozen.versions()[i];
-            volume.index.set(b, locations[i]);
-            if (d.data != null) {
-                clean.put(b, new CleanBlock(locations[i], d.data));
-            } else {
-                clean.invalidate(b);
-            }
-            dirty.release(b, d);
-        }
+        putManifest(new Manifest(volume.header.uuid(), volume.writer, gen, epoch, ckpt, chain));
+        long previousCheckpoint = volume.checkpoint;
         volume.generation = gen;
-        volume.checkpoint = checkpoint;
+        volume.checkpoint = ckpt;
         volume.chain.clear();
         volume.chain.addAll(chain);
         stats.committedGeneration.set(gen);
-        stats.uploadRounds.increment();
         stats.uploadedBytes.add(bytes);
+        if (checkpointed) {
+            retireHistory(gen, previousCheckpoint);
+        }
+        return new Committed(gen, locations, checkpointed, bytes);
+    }
+
+    /** After a checkpoint, segments no block points at are named by no generation anymore: delete them (later). */
+    private void afterCommit(Committed c) {
+        if (!c.checkpointed()) {
+            return;
+        }
+        BlockIndex index = volume.index;
+        for (int id = 1; id < index.segmentLimit(); id++) {
+            if (index.present(id) && index.live(id) == 0) {
+                index.retire(id);
+                deleteLater(index.segment(id).key());
+            }
+        }
+    }
+
+    /** Manifests before a checkpoint, and the checkpoint before it, are history: delete them (later). */
+    private void retireHistory(long checkpointGen, long previousCheckpoint) {
+        try {
+            for (var o : Volume.await(volume.store().listAll(Keys.manifestPrefix(volume.name)))) {
+                long g = Keys.manifestGeneration(volume.name, o.key());
+                if (g > 0 && g < checkpointGen) {
+                    deleteLater(o.key());
+                }
+            }
+        } catch (RuntimeException e) {
+            LOG.warn("volume '{}': cannot list old manifests (they stay): {}", volume.name, e.toString());
+        }
+        if (previousCheckpoint != 0) {
+            deleteLater(Keys.checkpoint(volume.name, previousCheckpoint));
+        }
+    }
+
+    private record Doomed(String key, long since) {}
+
+    private final java.util.ArrayDeque<Doomed> doomed = new java.util.ArrayDeque<>();
+
+    private void deleteLater(String key) {
+        doomed.add(new Doomed(key, System.nanoTime()));
+    }
+
+    /** Deletes objects whose grace period ended; failures are retried on a later turn. */
+    private void deleteDue() {
+        long grace = config.compaction().deleteGrace().toNanos();
+        List<String> keys = new ArrayList<>();
+        while (!doomed.isEmpty() && System.nanoTime() - doomed.peek().since() >= grace && keys.size() < 1000) {
+            keys.add(doomed.poll().key());
+        }
+        if (keys.isEmpty()) {
+            return;
+        }
+        try {
+            Volume.await(volume.store().deleteAll(keys));
+            stats.deletedObjects.add(keys.size());
+        } catch (RuntimeException e) {
+            LOG.warn("volume '{}': cannot delete {} dead objects yet: {}", volume.name, keys.size(), e.toString());
+            long now = System.nanoTime();
+            keys.forEach(k -> doomed.add(new Doomed(k, now)));
+        }
+    }
+
+    /**
+     * Rewrites the live blocks of mostly-dead segments into new ones when enough of the store is
+     * garbage, then checkpoints so the dead segments can go. Runs between rounds on this thread,
+     * so the committed index cannot change underneath; dirty blocks are not involved (their
+     * newer versions come in later rounds and win, being later in the chain).
+     */
+    private void maybeCompact() {
+        BlockIndex index = volume.index;
+        int bs = volume.blockSize();
+        // Reclaimable: dead slots of segments that are all dead, or mostly dead (worth rewriting).
+        long garbage = 0;
+        List<int[]> sparse = new ArrayList<>(); // {id, live}
+        for (int id = 1; id < index.segmentLimit(); id++) {
+            if (!index.present(id)) {
+                continue;
+            }
+            int slots = index.segment(id).slots();
+            int live = index.live(id);
+            if (live == 0 || live < slots * config.compaction().liveBelow()) {
+                garbage += (long) (slots - live) * bs;
+                if (live > 0) {
+                    sparse.add(new int[] {id, live});
+                }
+            }
+        }
+        if (garbage == 0 || garbage < config.compaction().minGarbage()) {
+            return;
+        }
+        sparse.sort((a, b) -> Integer.compare(a[1], b[1]));
+        boolean[] chosen = new boolean[index.segmentLimit()];
+        long liveBytes = 0;
+        for (int[] s : sparse) {
+            if (liveBytes + (long) s[1] * bs > config.segmentBytes() && liveBytes > 0) {
+                break;
+            }
+            chosen[s[0]] = true;
+            liveBytes += (long) s[1] * bs;
+        }
+        int count = (int) (liveBytes / bs);
+        int[] blocks = new int[count];
+        long[] from = new long[count];
+        int k = 0;
+        for (int b = 0; b < index.blocks() && k < count; b++) {
+            long loc = index.get(b);
+            if (loc != 0 && chosen[BlockIndex.segmentOf(loc)]) {
+                blocks[k] = b;
+                from[k] = loc;
+                k++;
+            }
+        }
+        byte[][] data = new byte[count][];
+        java.util.Map<Integer, byte[]> objects = new java.util.HashMap<>();
+        for (int i = 0; i < count; i++) {
+            int id = BlockIndex.segmentOf(from[i]);
+            BlockIndex.SegmentRef ref = index.segment(id);
+            byte[] object = objects.computeIfAbsent(id, x -> Volume.await(volume.store().get(ref.key())).data());
+            int at = ref.headerBytes() + BlockIndex.slotOf(from[i]) * bs;
+            if (object.length < at + bs || Codec.crc32c(object, at, bs) != BlockIndex.crcOf(from[i])) {
+                stats.checksumErrors.increment();
+                LOG.error("volume '{}': block {} in {} fails its checksum; compaction leaves it where it is",
+                        volume.name, blocks[i], ref.key());
+                return;
+            }
+            data[i] = java.util.Arrays.copyOfRange(object, at, at + bs);
+        }
+        Committed c = commitBlocks(blocks, data, volume.committedEpoch, true);
+        for (int i = 0; i < count; i++) {
+            index.set(blocks[i], c.locations()[i]);
+            // the bytes did not change, only where they are: keep a cached copy valid
+            CleanBlock cached = clean.getIfPresent(blocks[i]);
+            if (cached != null && cached.location() == from[i]) {
+                clean.put(blocks[i], new CleanBlock(c.locations()[i], cached.data()));
+            }
+        }
+        afterCommit(c);
+        stats.compactions.increment();
+        stats.compactedBytes.add(liveBytes);
+        LOG.info("volume '{}': compaction moved {} live blocks out of {} segments ({} bytes of garbage before)",
+                volume.name, count, objects.size(), garbage);
     }
 
     private void putManifest(Manifest m) {
@@ -259,15 +429,15 @@ final class Uploader implements Runnable {
         stats.manifestPuts.increment();
     }
 
-    /** Which frozen blocks go into which segment: data in block order, runs of zeroed blocks in the first. */
-    private List<SegmentPlan> plan(DirtyTable.Frozen frozen, long gen) {
+    /** Which blocks go into which segment: data in block order, runs of zeroed blocks in the first. */
+    private List<SegmentPlan> plan(int[] blocks, byte[][] data, long gen) {
         List<SegmentPlan> plans = new ArrayList<>();
         int attempt = ThreadLocalRandom.current().nextInt() & Integer.MAX_VALUE;
         List<long[]> zeroRuns = new ArrayList<>();
-        List<Integer> data = new ArrayList<>();
-        for (int i = 0; i < frozen.count(); i++) {
-            int b = frozen.blocks()[i];
-            if (frozen.versions()[i].data == null) {
+        List<Integer> withData = new ArrayList<>();
+        for (int i = 0; i < blocks.length; i++) {
+            int b = blocks[i];
+            if (data[i] == null) {
                 long[] last = zeroRuns.isEmpty() ? null : zeroRuns.get(zeroRuns.size() - 1);
                 if (last != null && last[0] + last[1] == b && last[1] < Integer.MAX_VALUE) {
                     last[1]++;
@@ -275,72 +445,65 @@ final class Uploader implements Runnable {
                     zeroRuns.add(new long[] {b, 1});
                 }
             } else {
-                data.add(i);
+                withData.add(i);
             }
         }
         int n = 0;
         int at = 0;
         do {
-            int count = Math.min(slotsPerSegment, data.size() - at);
+            int count = Math.min(slotsPerSegment, withData.size() - at);
             List<long[]> zeros = n == 0 ? zeroRuns : List.of();
-            plans.add(new SegmentPlan(Keys.segment(volume.name, gen, attempt, n), volume.header.uuid(), gen, frozen,
-                    data.subList(at, at + count), zeros));
+            plans.add(new SegmentPlan(Keys.segment(volume.name, gen, attempt, n), volume.header.uuid(), gen, blocks,
+                    data, withData.subList(at, at + count), zeros));
             at += count;
             n++;
-        } while (at < data.size());
+        } while (at < withData.size());
         return plans;
     }
 
-    /** One segment to write: its header and which frozen entries it carries. */
+    /** One segment to write: its header and, per header entry, which input block it carries. */
     private static final class SegmentPlan {
         final String key;
         final SegmentHeader header;
-        /** For each header entry, the frozen index it came from (-1 for a zero run). */
-        final int[] frozenIndex;
+        /** For each header entry, the index into the inputs it came from (-1 for a zero run). */
+        final int[] source;
 
-        SegmentPlan(String key, java.util.UUID uuid, long gen, DirtyTable.Frozen frozen, List<Integer> data,
+        SegmentPlan(String key, java.util.UUID uuid, long gen, int[] blockNos, byte[][] data, List<Integer> withData,
                 List<long[]> zeros) {
             this.key = key;
-            int count = zeros.size() + data.size();
+            int count = zeros.size() + withData.size();
             long[] blocks = new long[count];
             int[] kinds = new int[count];
             int[] args = new int[count];
             int[] crcs = new int[count];
-            frozenIndex = new int[count];
+            source = new int[count];
             int e = 0;
             for (long[] run : zeros) {
                 blocks[e] = run[0];
                 kinds[e] = SegmentHeader.ZERO;
                 args[e] = (int) run[1];
-                frozenIndex[e] = -1;
+                source[e] = -1;
                 e++;
             }
             int slot = 0;
-            for (int i : data) {
-                byte[] bytes = frozen.versions()[i].data;
-                blocks[e] = frozen.blocks()[i];
+            for (int i : withData) {
+                blocks[e] = blockNos[i];
                 kinds[e] = SegmentHeader.DATA;
                 args[e] = slot++;
-                crcs[e] = Codec.crc32c(bytes, 0, bytes.length);
-                frozenIndex[e] = i;
+                crcs[e] = Codec.crc32c(data[i], 0, data[i].length);
+                source[e] = i;
                 e++;
             }
             this.header = new SegmentHeader(uuid, gen, blocks, kinds, args, crcs);
         }
 
-        byte[] encode(DirtyTable.Frozen frozen, int bs) {
-            int slots = 0;
-            for (int k : header.kinds) {
-                if (k == SegmentHeader.DATA) {
-                    slots++;
-                }
-            }
-            byte[] out = new byte[header.headerBytes + slots * bs];
+        byte[] encode(byte[][] data, int bs) {
+            byte[] out = new byte[header.headerBytes + header.dataSlots() * bs];
             byte[] h = header.encode();
             System.arraycopy(h, 0, out, 0, h.length);
             for (int i = 0; i < header.count(); i++) {
                 if (header.kinds[i] == SegmentHeader.DATA) {
-                    System.arraycopy(frozen.versions()[frozenIndex[i]].data, 0, out, header.headerBytes + header.args[i] * bs, bs);
+                    System.arraycopy(data[source[i]], 0, out, header.headerBytes + header.args[i] * bs, bs);
                 }
             }
             return out;

@@ -74,37 +74,33 @@ final class Volume {
     /** Loads the latest committed generation: its manifest, checkpoint and chain of segment headers. */
     static Volume load(ObjectStore store, String name, VolumeHeader header, UUID writer, CacheStats stats) {
         Volume v = new Volume(store, name, header, writer, stats);
-        v.loadLatest(v.index);
+        v.loadLatest();
         return v;
     }
 
     /**
-     * Makes this process the volume's only writer: commits the next generation (same image, this
-     * cache as its writer) with If-None-Match before anything else happens. A writer that opened
-     * earlier loses its next commit and stops; a PUT an earlier run of this cache left in flight
-     * when it died can no longer land after this point and change the image under our feet. If
-     * such a PUT landed first, it is loaded and the claim goes after it.
+     * Tries to make this process the volume's only writer: commits the next generation (same
+     * image, this cache as its writer) with If-None-Match before anything else happens. A writer
+     * that opened earlier loses its next commit and stops; a PUT an earlier run of this cache left
+     * in flight when it died can no longer land after this point and change the image under our
+     * feet. Answers false if some other commit got there first: load the volume again and retry.
      */
-    void claim() {
-        for (int attempt = 0; attempt < 8; attempt++) {
-            long gen = generation + 1;
-            Manifest m = new Manifest(header.uuid(), writer, gen, committedEpoch, checkpoint, List.copyOf(chain));
-            try {
-                await(store.putIfAbsent(Keys.manifest(name, gen), m.encode()));
-                generation = gen;
-                stats.committedGeneration.set(gen);
-                stats.manifestPuts.increment();
-                return;
-            } catch (PreconditionFailedException e) {
-                BlockIndex staged = index.staging();
-                loadLatest(staged);
-                index.adopt(staged);
-            }
+    boolean claim() {
+        long gen = generation + 1;
+        Manifest m = new Manifest(header.uuid(), writer, gen, committedEpoch, checkpoint, List.copyOf(chain));
+        try {
+            await(store.putIfAbsent(Keys.manifest(name, gen), m.encode()));
+        } catch (PreconditionFailedException e) {
+            return false;
         }
-        throw new StoreException("volume '" + name + "' keeps changing: another writer is opening it at the same time");
+        generation = gen;
+        stats.committedGeneration.set(gen);
+        stats.manifestPuts.increment();
+        return true;
     }
 
-    private void loadLatest(BlockIndex into) {
+    private void loadLatest() {
+        BlockIndex into = index;
         long latest = 0;
         for (ObjectInfo o : await(store.listAll(Keys.manifestPrefix(name)))) {
             latest = Math.max(latest, Keys.manifestGeneration(name, o.key()));
@@ -147,7 +143,7 @@ final class Volume {
 
     /** Points the index at a segment's entries (a loader step). */
     private static void applySegment(BlockIndex index, String key, SegmentHeader h) {
-        int id = index.addSegment(key, h.headerBytes);
+        int id = index.addSegment(key, h.headerBytes, h.dataSlots());
         for (int i = 0; i < h.count(); i++) {
             long block = h.blocks[i];
             if (h.kinds[i] == SegmentHeader.DATA) {

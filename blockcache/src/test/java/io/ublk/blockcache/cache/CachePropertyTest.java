@@ -71,6 +71,7 @@ class CachePropertyTest {
         final Map<Long, Integer> history = new HashMap<>();
         int lastStoreImageOp = -1;
         int crashes;
+        long compactions;
         int powerCuts;
         CacheTarget target;
         Io io;
@@ -87,7 +88,8 @@ class CachePropertyTest {
             long delay = random.nextInt(3) == 0 ? 0 : 5;
             return CacheConfig.of(dir.resolve(cache), "v", size).withBlockSize(BS)
                     .withSizes(8L * BS, 6L * BS, 4L * BS)
-                    .withUpload(Duration.ofMillis(delay), 1 + random.nextInt(3));
+                    .withUpload(Duration.ofMillis(delay), 1 + random.nextInt(3))
+                    .withCompaction(new CacheConfig.Compaction(0.5, 4L * BS, Duration.ofMillis(300)));
         }
 
         void go(int ops) throws Exception {
@@ -105,6 +107,8 @@ class CachePropertyTest {
                 assertThat(crashes).as("process crashes").isPositive();
                 assertThat(powerCuts).as("power cuts").isPositive();
                 assertThat(history.size()).as("distinct images").isGreaterThan(ops / 4);
+                compactions += target.stats().compactions();
+                assertThat(compactions).as("compactions").isPositive();
             } finally {
                 target.close();
                 io.close();
@@ -182,6 +186,7 @@ class CachePropertyTest {
 
         void crashAndRestart(boolean powerCut) throws IOException {
             List<JournalFile> files = target.journal().files();
+            compactions += target.stats().compactions();
             target.crash();
             if (powerCut) {
                 powerCuts++;

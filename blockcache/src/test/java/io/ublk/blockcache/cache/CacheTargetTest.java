@@ -184,6 +184,39 @@ class CacheTargetTest {
     }
 
     @Test
+    void compactionReclaimsOverwrittenDataAndDeletesDeadObjects() throws Exception {
+        CacheConfig c = config("c", SIZE).withCompaction(new CacheConfig.Compaction(0.5, 8L * BS, Duration.ZERO));
+        Random r = new Random(10);
+        byte[] model = new byte[(int) SIZE];
+        try (CacheTarget t = CacheTarget.open(c, store); Io io = new Io(t)) {
+            for (int round = 0; round < 12; round++) {
+                // each round rewrites 12 of the first 16 blocks: older segments keep few live blocks
+                for (int i = 0; i < 12; i++) {
+                    int b = r.nextInt(16);
+                    byte[] d = random(r, BS);
+                    io.write((long) b * BS, d, 0);
+                    System.arraycopy(d, 0, model, b * BS, BS);
+                }
+                t.drain();
+            }
+            io.discard(0, 8L * BS);
+            Arrays.fill(model, 0, 8 * BS, (byte) 0);
+            t.drain();
+            t.drain(); // a round after the compaction deletes what it retired (grace 0)
+            assertThat(t.stats().compactions()).isPositive();
+            assertThat(t.stats().deletedObjects()).isPositive();
+            assertThat(io.read(0, 16 * BS)).isEqualTo(Arrays.copyOf(model, 16 * BS));
+        }
+        long segments;
+        try (Stream<Path> s = Files.walk(tmp.resolve("store/vol/seg"))) {
+            segments = s.filter(Files::isRegularFile).count();
+        }
+        // 13 data rounds wrote 13+ segments; what is left holds at most the 8 live blocks twice over
+        assertThat(segments).isLessThan(8);
+        assertThat(StoreImage.read(store, "vol")).isEqualTo(model);
+    }
+
+    @Test
     void corruptStoreDataIsAnIoErrorAndCounted() throws Exception {
         byte[] a = random(new Random(8), BS);
         try (CacheTarget t = CacheTarget.open(config("c", SIZE), store); Io io = new Io(t)) {

@@ -7,7 +7,20 @@ import java.util.UUID;
 final class StoreImage {
     private StoreImage() {}
 
+    /** The image of the latest generation; tries again if compaction deleted a segment while it read. */
     static byte[] read(ObjectStore store, String name) {
+        for (int attempt = 0; ; attempt++) {
+            try {
+                return readOnce(store, name);
+            } catch (io.ublk.s3.ObjectNotFoundException e) {
+                if (attempt == 5) {
+                    throw e;
+                }
+            }
+        }
+    }
+
+    private static byte[] readOnce(ObjectStore store, String name) {
         VolumeHeader h = Volume.readHeader(store, name);
         Volume v = Volume.load(store, name, h, UUID.randomUUID(), new CacheStats());
         byte[] image = new byte[(int) h.size()];

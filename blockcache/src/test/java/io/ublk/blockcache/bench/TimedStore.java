@@ -1,0 +1,126 @@
+package io.ublk.blockcache.bench;
+
+import io.ublk.s3.ObjectStore;
+import java.lang.reflect.InvocationHandler;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Method;
+import java.lang.reflect.Proxy;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * Wraps an {@link ObjectStore} and times its PUTs: when the first one started, when the last one
+ * answered, how many bytes went, and how many were in flight on average over that window.
+ *
+ * <p>A dynamic proxy rather than a delegating class, so that a method added to the store
+ * interface cannot break the build of this benchmark: every call passes through unchanged, and
+ * only the put family ({@code put}, {@code putIfAbsent}, {@code putIfMatch}: name starts with
+ * {@code put}, second argument the bytes) is timed.
+ */
+final class TimedStore implements InvocationHandler {
+    private final ObjectStore store;
+    private long firstStart;
+    private long lastEnd;
+    private long puts;
+    private long bytes;
+    private int inFlight;
+    private int maxInFlight;
+    /** Sum of in-flight PUTs over time (count x ns) since the first start, for the average. */
+    private double inFlightNanos;
+    private long lastChange;
+
+    private TimedStore(ObjectStore store) {
+        this.store = store;
+    }
+
+    /** Returns the timed store and its handler (which holds the numbers). */
+    static TimedStore wrap(ObjectStore store) {
+        return new TimedStore(store);
+    }
+
+    ObjectStore store() {
+        return (ObjectStore) Proxy.newProxyInstance(ObjectStore.class.getClassLoader(),
+                new Class<?>[] {ObjectStore.class}, this);
+    }
+
+    @Override
+    public Object invoke(Object proxy, Method m, Object[] args) throws Throwable {
+        boolean put = m.getName().startsWith("put") && args != null && args.length >= 2 && args[1] instanceof byte[];
+        if (put) {
+            started(((byte[]) args[1]).length);
+        }
+        Object r;
+        try {
+            r = m.invoke(store, args);
+        } catch (InvocationTargetException e) {
+            if (put) {
+                ended();
+            }
+            throw e.getCause();
+        }
+        if (put && r instanceof CompletableFuture<?> f) {
+            return f.whenComplete((v, ex) -> ended());
+        }
+        return r;
+    }
+
+    private synchronized void started(int length) {
+        long now = System.nanoTime();
+        if (puts == 0) {
+            firstStart = now;
+            lastChange = now;
+        }
+        account(now);
+        puts++;
+        bytes += length;
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+    }
+
+    private synchronized void ended() {
+        long now = System.nanoTime();
+        account(now);
+        inFlight--;
+        lastEnd = now;
+    }
+
+    private void account(long now) {
+        inFlightNanos += (double) inFlight * (now - lastChange);
+        lastChange = now;
+    }
+
+    /** Forgets everything so far (PUTs still in flight must have answered). */
+    synchronized void reset() {
+        puts = 0;
+        bytes = 0;
+        maxInFlight = 0;
+        inFlightNanos = 0;
+        firstStart = 0;
+        lastEnd = 0;
+    }
+
+    synchronized long firstStart() {
+        return firstStart;
+    }
+
+    synchronized long lastEnd() {
+        return lastEnd;
+    }
+
+    synchronized long puts() {
+        return puts;
+    }
+
+    synchronized long bytes() {
+        return bytes;
+    }
+
+    synchronized int maxInFlight() {
+        return maxInFlight;
+    }
+
+    /** Mean PUTs in flight from the first start to {@code until}. */
+    synchronized double meanInFlight(long until) {
+        double total = inFlightNanos + (double) inFlight * (until - lastChange);
+        return until > firstStart ? total / (until - firstStart) : 0;
+    }
+}

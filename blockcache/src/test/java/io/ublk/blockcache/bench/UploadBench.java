@@ -1,0 +1,257 @@
+package io.ublk.blockcache.bench;
+
+import io.ublk.blockcache.BlockTarget;
+import io.ublk.blockcache.cache.CacheConfig;
+import io.ublk.blockcache.cache.CacheTarget;
+import io.ublk.s3.S3ObjectStore;
+import io.ublk.s3.S3StoreConfig;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.net.URI;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
+import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
+import software.amazon.awssdk.awscore.retry.AwsRetryStrategy;
+import software.amazon.awssdk.core.async.AsyncRequestBody;
+import software.amazon.awssdk.http.nio.netty.NettyNioAsyncHttpClient;
+import software.amazon.awssdk.regions.Region;
+import software.amazon.awssdk.services.s3.S3AsyncClient;
+
+/**
+ * Upload throughput of the write-back cache against raw AWS SDK PUTs, at the same concurrency,
+ * against the same S3-compatible server (scripts/bench-cache starts s3proxy and runs this).
+ *
+ * <ol>
+ *   <li><b>raw</b>: {@code S3AsyncClient.putObject} of {@code --objects} objects of
+ *       {@code --object-size} bytes with {@code --parallelism} in flight (a new PUT starts the
+ *       moment one answers), on a client built like {@link S3ObjectStore}'s (Netty, no SDK
+ *       retries, 30 s per attempt). MiB/s = bytes / (first PUT start .. last answer).</li>
+ *   <li><b>cache</b>: a new {@link CacheTarget} volume of the same total size over an
+ *       {@link S3ObjectStore} on the same server, {@link CacheConfig} defaults except
+ *       {@code maxDirty} (above the total, so no write waits for the uploader). One (or
+ *       {@code --writers}) threads write the volume sequentially in {@code --write-size} writes,
+ *       then {@link CacheTarget#drain}. Upload MiB/s = segment bytes uploaded / (first PUT of the
+ *       run .. drain returned); end-to-end MiB/s = bytes written / (first write .. drain returned).</li>
+ * </ol>
+ *
+ * Both are warmed up first (JIT, connections): {@code --warmup} raw objects, and a separate
+ * cache volume of the same number of segment-sized writes, drained. Prints one {@code key value}
+ * line per result.
+ */
+public final class UploadBench {
+    private UploadBench() {}
+
+    public static void main(String[] argv) throws Exception {
+        Map<String, String> a = args(argv);
+        URI endpoint = URI.create(a.get("endpoint"));
+        String bucket = a.get("bucket");
+        String identity = a.get("identity");
+        String secret = a.get("secret");
+        Path cacheDir = Path.of(a.get("cache-dir"));
+        int objects = Integer.parseInt(a.getOrDefault("objects", "32"));
+        int objectSize = Integer.parseInt(a.getOrDefault("object-size", Long.toString(CacheConfig.DEFAULT_SEGMENT)));
+        int parallelism = Integer.parseInt(a.getOrDefault("parallelism", Integer.toString(CacheConfig.DEFAULT_UPLOAD_PARALLELISM)));
+        int writeSize = Integer.parseInt(a.getOrDefault("write-size", Integer.toString(128 << 10)));
+        int writers = Integer.parseInt(a.getOrDefault("writers", "1"));
+        int warmup = Integer.parseInt(a.getOrDefault("warmup", "8"));
+        if (parallelism != CacheConfig.DEFAULT_UPLOAD_PARALLELISM) {
+            throw new IllegalArgumentException("the cache uploads with " + CacheConfig.DEFAULT_UPLOAD_PARALLELISM
+                    + " PUTs in flight (not configurable from here): --parallelism must match: " + parallelism);
+        }
+        StaticCredentialsProvider creds = StaticCredentialsProvider.create(AwsBasicCredentials.create(identity, secret));
+        long total = (long) objects * objectSize;
+        S3StoreConfig storeConfig = S3StoreConfig.defaults(bucket).withEndpoint(endpoint);
+
+        out("objects", objects);
+        out("object_bytes", objectSize);
+        out("total_bytes", total);
+        out("parallelism", parallelism);
+        out("write_bytes", writeSize);
+        out("writers", writers);
+        out("store_max_concurrency", storeConfig.maxConcurrency());
+        out("store_multipart_threshold", storeConfig.multipartThreshold());
+
+        try (S3AsyncClient client = rawClient(storeConfig, creds)) {
+            raw(client, bucket, "warm/", warmup, objectSize, parallelism);
+            cache(storeConfig.withPrefix("warm"), creds, cacheDir, "warm", (long) warmup * objectSize, writeSize, writers, "warm");
+            double[] r = raw(client, bucket, "raw/", objects, objectSize, parallelism);
+            out("raw_seconds", r[0]);
+            out("raw_mibps", r[1]);
+            out("raw_mean_in_flight", r[2]);
+        }
+        cache(storeConfig.withPrefix("cache"), creds, cacheDir, "bench", total, writeSize, writers, "cache");
+    }
+
+    /** The same client {@link S3ObjectStore} builds for this config. */
+    private static S3AsyncClient rawClient(S3StoreConfig c, StaticCredentialsProvider creds) {
+        return S3AsyncClient.builder()
+                .credentialsProvider(creds)
+                .forcePathStyle(c.pathStyle())
+                .endpointOverride(c.endpoint())
+                .region(Region.US_EAST_1)
+                .httpClientBuilder(NettyNioAsyncHttpClient.builder()
+                        .maxConcurrency(c.maxConcurrency())
+                        .connectionTimeout(Duration.ofSeconds(10))
+                        .connectionAcquisitionTimeout(c.apiCallTimeout()))
+                .overrideConfiguration(o -> o
+                        .retryStrategy(AwsRetryStrategy.doNotRetry())
+                        .apiCallAttemptTimeout(c.apiCallTimeout())
+                        .apiCallTimeout(c.apiCallTimeout()))
+                .build();
+    }
+
+    /** PUTs {@code n} objects with {@code parallelism} in flight; answers {seconds, MiB/s, mean in flight}. */
+    private static double[] raw(S3AsyncClient client, String bucket, String prefix, int n, int size, int parallelism)
+            throws InterruptedException {
+        byte[][] bodies = new byte[parallelism][size];
+        for (byte[] b : bodies) {
+            ThreadLocalRandom.current().nextBytes(b);
+        }
+        // A body may be reused once the PUT reading it answered: one per permit.
+        Semaphore permits = new Semaphore(parallelism);
+        java.util.concurrent.ConcurrentLinkedQueue<byte[]> free = new java.util.concurrent.ConcurrentLinkedQueue<>(List.of(bodies));
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        AtomicInteger inFlight = new AtomicInteger();
+        double[] inFlightNanos = {0};
+        long[] last = {0};
+        long t0 = System.nanoTime();
+        last[0] = t0;
+        List<CompletableFuture<?>> all = new ArrayList<>();
+        for (int i = 0; i < n && failure.get() == null; i++) {
+            permits.acquire();
+            byte[] body = free.poll();
+            synchronized (inFlightNanos) {
+                long now = System.nanoTime();
+                inFlightNanos[0] += (double) inFlight.getAndIncrement() * (now - last[0]);
+                last[0] = now;
+            }
+            String key = prefix + i;
+            CompletableFuture<?> f = client.putObject(b -> b.bucket(bucket).key(key).contentLength((long) size),
+                    AsyncRequestBody.fromBytesUnsafe(body)).whenComplete((r, ex) -> {
+                        synchronized (inFlightNanos) {
+                            long now = System.nanoTime();
+                            inFlightNanos[0] += (double) inFlight.getAndDecrement() * (now - last[0]);
+                            last[0] = now;
+                        }
+                        if (ex != null) {
+                            failure.compareAndSet(null, ex);
+                        }
+                        free.add(body);
+                        permits.release();
+                    });
+            all.add(f);
+        }
+        CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).exceptionally(ex -> null).join();
+        if (failure.get() != null) {
+            throw new IllegalStateException("raw PUT failed: " + failure.get(), failure.get());
+        }
+        long t1 = last[0];
+        double s = (t1 - t0) / 1e9;
+        return new double[] {s, (double) n * size / (1 << 20) / s, inFlightNanos[0] / (t1 - t0)};
+    }
+
+    /** Writes a new volume of {@code total} bytes sequentially, drains it, prints the numbers under {@code label}. */
+    private static void cache(S3StoreConfig storeConfig, StaticCredentialsProvider creds, Path cacheDir, String volume,
+            long total, int writeSize, int writers, String label) throws Exception {
+        CacheConfig config = CacheConfig.of(cacheDir, volume, total)
+                .withSizes(total + (64L << 20), CacheConfig.DEFAULT_CLEAN_CACHE, CacheConfig.DEFAULT_SEGMENT);
+        TimedStore timed = TimedStore.wrap(new S3ObjectStore(storeConfig, creds));
+        try (var store = timed.store(); CacheTarget cache = CacheTarget.open(config, store);
+                Arena arena = Arena.ofShared()) {
+            timed.reset(); // the volume header written by open is not part of the run
+            // Random source bytes, like a bounce slot's; each write takes a different slice.
+            MemorySegment src = arena.allocate(1 << 20);
+            byte[] noise = new byte[1 << 20];
+            ThreadLocalRandom.current().nextBytes(noise);
+            MemorySegment.copy(MemorySegment.ofArray(noise), 0, src, 0, noise.length);
+            AtomicInteger pending = new AtomicInteger();
+            AtomicInteger errors = new AtomicInteger();
+            long share = total / writers;
+            long t0 = System.nanoTime();
+            List<Thread> threads = new ArrayList<>();
+            for (int w = 0; w < writers; w++) {
+                long from = w * share;
+                long to = w == writers - 1 ? total : from + share;
+                threads.add(Thread.ofPlatform().name("writer-" + w).start(() -> {
+                    int slice = 0;
+                    for (long off = from; off < to; off += writeSize) {
+                        int len = (int) Math.min(writeSize, to - off);
+                        MemorySegment s = src.asSlice((slice++ * 4096L) % ((1 << 20) - writeSize + 1), len);
+                        int r = cache.write(off, s, len, 0, off, (tag, res) -> {
+                            if (res < 0) {
+                                errors.incrementAndGet();
+                            }
+                            pending.decrementAndGet();
+                        });
+                        if (r == BlockTarget.PENDING) {
+                            // The slot must stay valid until the answer: the source never changes here.
+                            pending.incrementAndGet();
+                        } else if (r < 0) {
+                            errors.incrementAndGet();
+                        }
+                    }
+                }));
+            }
+            for (Thread t : threads) {
+                t.join();
+            }
+            while (pending.get() > 0) {
+                Thread.onSpinWait();
+            }
+            long written = System.nanoTime();
+            cache.drain();
+            long drained = System.nanoTime();
+            if (errors.get() > 0) {
+                throw new IllegalStateException(errors.get() + " writes failed");
+            }
+            var st = cache.stats();
+            double uploadS = (drained - timed.firstStart()) / 1e9;
+            out(label + "_write_seconds", (written - t0) / 1e9);
+            out(label + "_write_mibps", total / (double) (1 << 20) / ((written - t0) / 1e9));
+            out(label + "_first_put_after_seconds", (timed.firstStart() - t0) / 1e9);
+            out(label + "_upload_seconds", uploadS);
+            out(label + "_uploaded_bytes", st.uploadedBytes());
+            out(label + "_upload_mibps", st.uploadedBytes() / (double) (1 << 20) / uploadS);
+            out(label + "_end_to_end_seconds", (drained - t0) / 1e9);
+            out(label + "_end_to_end_mibps", total / (double) (1 << 20) / ((drained - t0) / 1e9));
+            out(label + "_rounds", st.uploadRounds());
+            out(label + "_segment_puts", st.segmentPuts());
+            out(label + "_manifest_puts", st.manifestPuts());
+            out(label + "_checkpoint_puts", st.checkpointPuts());
+            out(label + "_put_bytes", timed.bytes());
+            out(label + "_write_waits", st.writeWaits());
+            out(label + "_mean_in_flight", timed.meanInFlight(drained));
+            out(label + "_max_in_flight", timed.maxInFlight());
+        }
+    }
+
+    private static void out(String key, Object value) {
+        System.out.println(key + " " + (value instanceof Double d ? String.format("%.3f", d) : value));
+    }
+
+    private static Map<String, String> args(String[] argv) {
+        Map<String, String> m = new LinkedHashMap<>();
+        for (int i = 0; i < argv.length; i++) {
+            if (!argv[i].startsWith("--") || i + 1 >= argv.length) {
+                throw new IllegalArgumentException("expected --name value pairs, got: " + argv[i]);
+            }
+            m.put(argv[i].substring(2), argv[++i]);
+        }
+        for (String required : List.of("endpoint", "bucket", "identity", "secret", "cache-dir")) {
+            if (!m.containsKey(required)) {
+                throw new IllegalArgumentException("--" + required + " is required");
+            }
+        }
+        return m;
+    }
+}
