@@ -27,6 +27,8 @@ final class TimedStore implements InvocationHandler {
     /** Sum of in-flight PUTs over time (count x ns) since the first start, for the average. */
     private double inFlightNanos;
     private long lastChange;
+    /** One line per PUT: start and end (ns since the first start), bytes, key; for the report's timeline. */
+    private final java.util.List<String> timeline = new java.util.ArrayList<>();
 
     private TimedStore(ObjectStore store) {
         this.store = store;
@@ -45,8 +47,9 @@ final class TimedStore implements InvocationHandler {
     @Override
     public Object invoke(Object proxy, Method m, Object[] args) throws Throwable {
         boolean put = m.getName().startsWith("put") && args != null && args.length >= 2 && args[1] instanceof byte[];
+        long t = 0;
         if (put) {
-            started(((byte[]) args[1]).length);
+            t = started(((byte[]) args[1]).length);
         }
         Object r;
         try {
@@ -58,12 +61,15 @@ final class TimedStore implements InvocationHandler {
             throw e.getCause();
         }
         if (put && r instanceof CompletableFuture<?> f) {
-            return f.whenComplete((v, ex) -> ended());
+            long start = t;
+            String key = (String) args[0];
+            int length = ((byte[]) args[1]).length;
+            return f.whenComplete((v, ex) -> ended(start, key, length));
         }
         return r;
     }
 
-    private synchronized void started(int length) {
+    private synchronized long started(int length) {
         long now = System.nanoTime();
         if (puts == 0) {
             firstStart = now;
@@ -74,6 +80,7 @@ final class TimedStore implements InvocationHandler {
         bytes += length;
         inFlight++;
         maxInFlight = Math.max(maxInFlight, inFlight);
+        return now;
     }
 
     private synchronized void ended() {
@@ -81,6 +88,16 @@ final class TimedStore implements InvocationHandler {
         account(now);
         inFlight--;
         lastEnd = now;
+    }
+
+    private synchronized void ended(long start, String key, int length) {
+        ended();
+        timeline.add(String.format("%9.3f %9.3f %10d %s", (start - firstStart) / 1e6, (lastEnd - firstStart) / 1e6, length, key));
+    }
+
+    /** Every PUT since the last reset: start ms, end ms (from the first start), bytes, key. */
+    synchronized java.util.List<String> timeline() {
+        return java.util.List.copyOf(timeline);
     }
 
     private void account(long now) {
@@ -96,6 +113,7 @@ final class TimedStore implements InvocationHandler {
         inFlightNanos = 0;
         firstStart = 0;
         lastEnd = 0;
+        timeline.clear();
     }
 
     synchronized long firstStart() {

@@ -64,6 +64,7 @@ public final class UploadBench {
         int writeSize = Integer.parseInt(a.getOrDefault("write-size", Integer.toString(128 << 10)));
         int writers = Integer.parseInt(a.getOrDefault("writers", "1"));
         int warmup = Integer.parseInt(a.getOrDefault("warmup", "8"));
+        Path timeline = a.containsKey("timeline") ? Path.of(a.get("timeline")) : null;
         if (parallelism != CacheConfig.DEFAULT_UPLOAD_PARALLELISM) {
             throw new IllegalArgumentException("the cache uploads with " + CacheConfig.DEFAULT_UPLOAD_PARALLELISM
                     + " PUTs in flight (not configurable from here): --parallelism must match: " + parallelism);
@@ -83,13 +84,13 @@ public final class UploadBench {
 
         try (S3AsyncClient client = rawClient(storeConfig, creds)) {
             raw(client, bucket, "warm/", warmup, objectSize, parallelism);
-            cache(storeConfig.withPrefix("warm"), creds, cacheDir, "warm", (long) warmup * objectSize, writeSize, writers, "warm");
+            cache(storeConfig.withPrefix("warm"), creds, cacheDir, "warm", (long) warmup * objectSize, writeSize, writers, "warm", null);
             double[] r = raw(client, bucket, "raw/", objects, objectSize, parallelism);
             out("raw_seconds", r[0]);
             out("raw_mibps", r[1]);
             out("raw_mean_in_flight", r[2]);
         }
-        cache(storeConfig.withPrefix("cache"), creds, cacheDir, "bench", total, writeSize, writers, "cache");
+        cache(storeConfig.withPrefix("cache"), creds, cacheDir, "bench", total, writeSize, writers, "cache", timeline);
     }
 
     /** The same client {@link S3ObjectStore} builds for this config. */
@@ -162,7 +163,7 @@ public final class UploadBench {
 
     /** Writes a new volume of {@code total} bytes sequentially, drains it, prints the numbers under {@code label}. */
     private static void cache(S3StoreConfig storeConfig, StaticCredentialsProvider creds, Path cacheDir, String volume,
-            long total, int writeSize, int writers, String label) throws Exception {
+            long total, int writeSize, int writers, String label, Path timeline) throws Exception {
         CacheConfig config = CacheConfig.of(cacheDir, volume, total)
                 .withSizes(total + (64L << 20), CacheConfig.DEFAULT_CLEAN_CACHE, CacheConfig.DEFAULT_SEGMENT);
         TimedStore timed = TimedStore.wrap(new S3ObjectStore(storeConfig, creds));
@@ -232,6 +233,9 @@ public final class UploadBench {
             out(label + "_write_waits", st.writeWaits());
             out(label + "_mean_in_flight", timed.meanInFlight(drained));
             out(label + "_max_in_flight", timed.maxInFlight());
+            if (timeline != null) {
+                java.nio.file.Files.write(timeline.resolveSibling(timeline.getFileName() + "." + label), timed.timeline());
+            }
         }
     }
 
