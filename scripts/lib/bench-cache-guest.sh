@@ -4,7 +4,8 @@
 set -euo pipefail
 runtime=${BENCH_RUNTIME:-25}
 warmup=${BENCH_WARMUP:-60}
-gib=${BENCH_WRITE_GIB:-1}
+mib=${BENCH_WRITE_MIB:-1024}
+gib=$(python3 -c "print($mib / 1024)")
 md=${BENCH_MD:?}
 kv=${BENCH_KV:?}
 scratch=${BENCH_SCRATCH:?}
@@ -101,10 +102,10 @@ say ""
 
 say "## 3. PUTs per GiB written (VM)"
 say ""
-say "Server: \`bin/ublk-server run --target cache --store local --store-dir $scratch/... --cache-dir /tmp/... --volume V --size ${gib}GiB\`,"
+say "Server: \`bin/ublk-server run --target cache --store local --store-dir $scratch/... --cache-dir /tmp/... --volume V --size ${mib}MiB\`,"
 say "every cache option at its default (128 KiB blocks, 32 MiB segments, max dirty 256 MiB, clean cache 256 MiB, upload delay 2 s,"
 say "4 PUTs in flight); a fresh volume and server per workload. The store is on the host's disk (9p), not tmpfs: what random writes"
-say "upload does not fit in guest memory. fio (\`--direct=1 --ioengine=io_uring --iodepth=32 --size=${gib}g\`) writes every byte of the"
+say "upload does not fit in guest memory. fio (\`--direct=1 --ioengine=io_uring --iodepth=32 --size=${mib}m\`) writes every byte of the"
 say "device once; then the server uploads until dirty bytes are 0 (\"drain\", the time after fio ended). Counts are the server's metrics."
 say ""
 say "| workload | written | fio MiB/s | drain (s) | segment PUTs | manifest PUTs | checkpoint PUTs | total PUTs | PUTs per GiB written | uploaded bytes | uploaded / written | upload rounds | write waits | base blocks fetched |"
@@ -112,9 +113,9 @@ say "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 for w in rand seq; do
   if [ $w = rand ]; then rw=randwrite bs=4k; else rw=write bs=128k; fi
   rm -rf "$scratch/store-$w"
-  start_server --target cache --store local --store-dir "$scratch/store-$w" --cache-dir "$work/cache-$w" --volume "$w" --size "${gib}GiB"
+  start_server --target cache --store local --store-dir "$scratch/store-$w" --cache-dir "$work/cache-$w" --volume "$w" --size "${mib}MiB"
   dev=$(head -1 "$work/ready")
-  fio --name=w --filename="$dev" --direct=1 --rw=$rw --bs=$bs --iodepth=32 --ioengine=io_uring --size="${gib}g" \
+  fio --name=w --filename="$dev" --direct=1 --rw=$rw --bs=$bs --iodepth=32 --ioengine=io_uring --size="${mib}m" \
       --output-format=json --output="$work/w.json" >/dev/null
   bw=$(python3 -c "import json,sys; print(round(json.load(open(sys.argv[1]))['jobs'][0]['write']['bw_bytes']/2**20, 1))" "$work/w.json")
   drain=$(await_drained)
@@ -127,6 +128,6 @@ for w in rand seq; do
   total=$((seg + man + ck))
   per=$(calc "round($total / $gib, 1)"); wa=$(calc "f'{$up / ($gib * 2**30):.2f}'")
   echo "puts_per_gib_$w=$per" >>"$kv"; echo "wa_$w=$wa" >>"$kv"
-  say "| $bs $rw | ${gib} GiB | $bw | $drain | $seg | $man | $ck | $total | $per | $up | $wa | $rounds | $waits | $fetched |"
+  say "| $bs $rw | ${mib} MiB | $bw | $drain | $seg | $man | $ck | $total | $per | $up | $wa | $rounds | $waits | $fetched |"
 done
 say ""
