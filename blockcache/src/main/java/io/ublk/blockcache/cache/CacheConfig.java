@@ -12,15 +12,16 @@ import java.time.Duration;
  *                          (when nonzero and the volume exists, it must match)
  * @param blockSize         bytes per block, the unit of uploads (power of two, 4 KiB..4 MiB); a new
  *                          volume takes it, an existing one keeps its own
- * @param maxDirtyBytes     dirty bytes held before writes wait for the uploader (backpressure)
+ * @param maxDirtyBytes     dirty bytes (in memory or only in the journal) before writes wait for the uploader (backpressure)
  * @param cleanCacheBytes   bytes of clean (uploaded or fetched) blocks kept in memory
  * @param segmentBytes      the most block bytes one segment object carries
  * @param uploadDelay       the longest dirty data waits before an upload round starts on its own
  * @param uploadParallelism segment PUTs in flight at once
+ * @param dirtyMemoryBytes  dirty bytes kept in memory; above it, waiting upload rounds keep theirs only in the journal
  * @param compaction        when dead store data is reclaimed
  */
 public record CacheConfig(Path cacheDir, String volume, long size, int blockSize, long maxDirtyBytes,
-        long cleanCacheBytes, long segmentBytes, Duration uploadDelay, int uploadParallelism, Compaction compaction) {
+        long cleanCacheBytes, long segmentBytes, Duration uploadDelay, int uploadParallelism, long dirtyMemoryBytes, Compaction compaction) {
 
     /**
      * @param liveBelow   segments with less than this fraction of their blocks still live are rewritten
@@ -45,7 +46,8 @@ public record CacheConfig(Path cacheDir, String volume, long size, int blockSize
     }
 
     public static final int DEFAULT_BLOCK_SIZE = 128 * 1024;
-    public static final long DEFAULT_MAX_DIRTY = 256L << 20;
+    public static final long DEFAULT_MAX_DIRTY = 1L << 30;
+    public static final long DEFAULT_DIRTY_MEMORY = 256L << 20;
     public static final long DEFAULT_CLEAN_CACHE = 256L << 20;
     public static final long DEFAULT_SEGMENT = 32L << 20;
     public static final Duration DEFAULT_UPLOAD_DELAY = Duration.ofSeconds(2);
@@ -54,27 +56,32 @@ public record CacheConfig(Path cacheDir, String volume, long size, int blockSize
     /** The defaults for everything but where and what. */
     public static CacheConfig of(Path cacheDir, String volume, long size) {
         return new CacheConfig(cacheDir, volume, size, DEFAULT_BLOCK_SIZE, DEFAULT_MAX_DIRTY, DEFAULT_CLEAN_CACHE,
-                DEFAULT_SEGMENT, DEFAULT_UPLOAD_DELAY, DEFAULT_UPLOAD_PARALLELISM, Compaction.DEFAULT);
+                DEFAULT_SEGMENT, DEFAULT_UPLOAD_DELAY, DEFAULT_UPLOAD_PARALLELISM, DEFAULT_DIRTY_MEMORY, Compaction.DEFAULT);
     }
 
     public CacheConfig withSizes(long maxDirtyBytes, long cleanCacheBytes, long segmentBytes) {
         return new CacheConfig(cacheDir, volume, size, blockSize, maxDirtyBytes, cleanCacheBytes, segmentBytes,
-                uploadDelay, uploadParallelism, compaction);
+                uploadDelay, uploadParallelism, dirtyMemoryBytes, compaction);
     }
 
     public CacheConfig withBlockSize(int blockSize) {
         return new CacheConfig(cacheDir, volume, size, blockSize, maxDirtyBytes, cleanCacheBytes, segmentBytes,
-                uploadDelay, uploadParallelism, compaction);
+                uploadDelay, uploadParallelism, dirtyMemoryBytes, compaction);
+    }
+
+    public CacheConfig withDirtyMemory(long dirtyMemoryBytes) {
+        return new CacheConfig(cacheDir, volume, size, blockSize, maxDirtyBytes, cleanCacheBytes, segmentBytes,
+                uploadDelay, uploadParallelism, dirtyMemoryBytes, compaction);
     }
 
     public CacheConfig withCompaction(Compaction compaction) {
         return new CacheConfig(cacheDir, volume, size, blockSize, maxDirtyBytes, cleanCacheBytes, segmentBytes,
-                uploadDelay, uploadParallelism, compaction);
+                uploadDelay, uploadParallelism, dirtyMemoryBytes, compaction);
     }
 
     public CacheConfig withUpload(Duration uploadDelay, int uploadParallelism) {
         return new CacheConfig(cacheDir, volume, size, blockSize, maxDirtyBytes, cleanCacheBytes, segmentBytes,
-                uploadDelay, uploadParallelism, compaction);
+                uploadDelay, uploadParallelism, dirtyMemoryBytes, compaction);
     }
 
     /** Checks every field; the message names the first bad one. */
@@ -102,6 +109,9 @@ public record CacheConfig(Path cacheDir, String volume, long size, int blockSize
         }
         if (uploadDelay == null || uploadDelay.isNegative()) {
             throw new IllegalArgumentException("upload delay must be >= 0: " + uploadDelay);
+        }
+        if (dirtyMemoryBytes < 4L * blockSize) {
+            throw new IllegalArgumentException("dirty memory must be at least 4 blocks: " + dirtyMemoryBytes);
         }
         if (compaction == null) {
             throw new IllegalArgumentException("compaction policy is missing");

@@ -6,6 +6,8 @@ import java.util.concurrent.atomic.LongAdder;
 /** What one cached volume has done, for metrics. Counters only grow; gauges go both ways. */
 public final class CacheStats {
     final AtomicLong dirtyBytes = new AtomicLong();
+    final AtomicLong dirtyMemory = new AtomicLong();
+    final LongAdder spilledBlocks = new LongAdder();
     final AtomicLong committedGeneration = new AtomicLong();
     final LongAdder readHits = new LongAdder();
     final LongAdder readMisses = new LongAdder();
@@ -24,8 +26,12 @@ public final class CacheStats {
     final LongAdder compactedBytes = new LongAdder();
     final LongAdder deletedObjects = new LongAdder();
 
-    /** Dirty block bytes in memory now (not yet in a committed generation). */
+    /** Dirty block bytes now (not yet in a committed generation), in memory or only in the journal. */
     public long dirtyBytes() { return dirtyBytes.get(); }
+    /** Dirty block bytes held in memory now. */
+    public long dirtyMemory() { return dirtyMemory.get(); }
+    /** Dirty blocks whose bytes were dropped from memory to keep it bounded (read back from the journal). */
+    public long spilledBlocks() { return spilledBlocks.sum(); }
     /** The store generation this cache last committed or loaded. */
     public long committedGeneration() { return committedGeneration.get(); }
     /** Blocks a read found in memory (dirty or clean). */

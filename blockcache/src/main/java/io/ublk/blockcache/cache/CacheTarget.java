@@ -75,7 +75,8 @@ public final class CacheTarget implements BlockTarget {
         this.blockShift = Integer.numberOfTrailingZeros(blockSize);
         this.stats = stats;
         this.journal = journal;
-        this.dirty = new DirtyTable(volume.index.blocks(), blockSize, firstEpoch, stats.dirtyBytes);
+        this.dirty = new DirtyTable(volume.index.blocks(), blockSize, firstEpoch, volume.committedEpoch, stats.dirtyBytes,
+                stats.dirtyMemory);
         long cleanBytes = Math.max(config.cleanCacheBytes(), (long) MIN_CLEAN_BLOCKS * blockSize);
         this.clean = Caffeine.newBuilder()
                 .maximumWeight(cleanBytes)
@@ -108,9 +109,10 @@ public final class CacheTarget implements BlockTarget {
         long firstEpoch = Math.max(replay.maxEpoch(), volume.committedEpoch) + 1;
         CacheTarget t = new CacheTarget(config, volume, stats, journal, firstEpoch, replay.maxSeq() + 1, lockChannel, lock, onRelease);
         long replayed = 0;
+        DirtyTable.Epoch e = t.dirty.current();
         for (JournalRecord r : replay.records()) {
             MemorySegment src = r.type() == JournalRecord.WRITE ? MemorySegment.ofArray(r.data()) : null;
-            t.apply(firstEpoch, r.offset(), r.length(), src);
+            t.apply(e, r.offset(), r.length(), src);
             replayed += r.dataBytes();
         }
         if (!replay.records().isEmpty() || replay.tornBytes() > 0) {
@@ -169,8 +171,13 @@ public final class CacheTarget implements BlockTarget {
         if (r != 0) {
             return r;
         }
-        if (readNow(offset, dst, length)) {
-            return length;
+        try {
+            if (readNow(offset, dst, length)) {
+                return length;
+            }
+        } catch (java.io.UncheckedIOException e) {
+            LOG.warn("volume '{}': cannot read back dirty data from the journal: {}", volume.name, e.getMessage());
+            return -EIO;
         }
         // Evicted since the prefetch (or none was made): fetch while holding the slot, then read again.
         retryRead(offset, dst, length, tag, done, 3);
@@ -185,7 +192,7 @@ public final class CacheTarget implements BlockTarget {
         wait.whenComplete((v, ex) -> {
             if (ex != null) {
                 done.complete(tag, -EIO);
-            } else if (readNow(offset, dst, length)) {
+            } else if (readNowOrFail(offset, dst, length)) {
                 done.complete(tag, length);
             } else if (attempts > 0) {
                 retryRead(offset, dst, length, tag, done, attempts - 1);
@@ -193,6 +200,14 @@ public final class CacheTarget implements BlockTarget {
                 done.complete(tag, -EIO);
             }
         });
+    }
+
+    private boolean readNowOrFail(long offset, MemorySegment dst, int length) {
+        try {
+            return readNow(offset, dst, length);
+        } catch (java.io.UncheckedIOException e) {
+            return false;
+        }
     }
 
     /** Copies the range into dst if every block of it is in memory (or zeros); false if one needs the store. */
@@ -203,46 +218,41 @@ public final class CacheTarget implements BlockTarget {
             int block = (int) (pos >>> blockShift);
             int in = (int) (pos & (blockSize - 1));
             int n = Math.min(blockSize - in, length - at);
-            if (!readBlock(block, in, n, dst, at)) {
+            if (!fill(dirty.head(block), block, in, n, in >>> DirtyBlock.SECTOR_SHIFT,
+                    (in + n) >>> DirtyBlock.SECTOR_SHIFT, dst, at)) {
                 return false;
             }
+            stats.readHits.increment();
             pos += n;
             at += n;
         }
         return true;
     }
 
-    private boolean readBlock(int block, int in, int n, MemorySegment dst, long dstAt) {
-        int from = in >>> DirtyBlock.SECTOR_SHIFT;
-        int to = (in + n) >>> DirtyBlock.SECTOR_SHIFT;
-        DirtyBlock head = dirty.head(block);
-        if (head != null && head.covers(from, to)) {
-            head.copyTo(in, n, dst, dstAt);
-            stats.readHits.increment();
-            return true;
-        }
-        DirtyBlock older = head == null ? null : head.older;
-        if (older != null && older.covers(from, to)) {
-            older.copyTo(in, n, dst, dstAt);
-        } else {
+    /**
+     * Fills dst with block bytes [in, in+n) as version {@code d} leaves them ({@code d == null}:
+     * the committed image): the newest version that covers the range alone, or the older ones
+     * with each newer version's sectors over them. False if the committed bytes are needed and
+     * not in memory.
+     */
+    private boolean fill(DirtyBlock d, int block, int in, int n, int from, int to, MemorySegment dst, long dstAt) {
+        if (d == null) {
             long loc = volume.index.get(block);
             if (loc == 0) {
                 Zeros.fill(dst, dstAt, n);
-            } else {
-                CleanBlock c = clean.getIfPresent(block);
-                if (c == null || c.location() != loc) {
-                    return false;
-                }
-                MemorySegment.copy(c.data(), in, dst, ValueLayout.JAVA_BYTE, dstAt, n);
+                return true;
             }
-            if (older != null) {
-                older.overlay(in, n, dst, dstAt);
+            CleanBlock c = clean.getIfPresent(block);
+            if (c == null || c.location() != loc) {
+                return false;
             }
+            MemorySegment.copy(c.data(), in, dst, ValueLayout.JAVA_BYTE, dstAt, n);
+            return true;
         }
-        if (head != null) {
-            head.overlay(in, n, dst, dstAt);
+        if (!d.covers(from, to) && !fill(d.older, block, in, n, from, to, dst, dstAt)) {
+            return false;
         }
-        stats.readHits.increment();
+        d.overlay(in, n, dst, dstAt);
         return true;
     }
 
@@ -269,13 +279,10 @@ public final class CacheTarget implements BlockTarget {
     private long needsStore(int block, int in, int n) {
         int from = in >>> DirtyBlock.SECTOR_SHIFT;
         int to = (in + n) >>> DirtyBlock.SECTOR_SHIFT;
-        DirtyBlock head = dirty.head(block);
-        if (head != null && head.covers(from, to)) {
-            return 0;
-        }
-        DirtyBlock older = head == null ? null : head.older;
-        if (older != null && older.covers(from, to)) {
-            return 0;
+        for (DirtyBlock d = dirty.head(block); d != null; d = d.older) {
+            if (d.covers(from, to)) {
+                return 0;
+            }
         }
         long loc = volume.index.get(block);
         if (loc == 0) {
@@ -412,9 +419,9 @@ public final class CacheTarget implements BlockTarget {
 
     /** Journals and applies one write or zeroing in the current epoch. */
     private int log(int type, long offset, long length, MemorySegment src) {
-        long e = dirty.enter();
+        DirtyTable.Epoch e = dirty.enter();
         try {
-            journal.lane().append(type, e, nextSeq.getAndIncrement(), offset, length, src, 0);
+            journal.lane().append(type, e.number, nextSeq.getAndIncrement(), offset, length, src, 0);
             apply(e, offset, length, src);
         } catch (IOException ex) {
             journal.fail(ex);
@@ -427,7 +434,7 @@ public final class CacheTarget implements BlockTarget {
     }
 
     /** Applies bytes (or zeros, src null) to the dirty table, block by block. */
-    private void apply(long e, long offset, long length, MemorySegment src) {
+    private void apply(DirtyTable.Epoch e, long offset, long length, MemorySegment src) {
         long pos = offset;
         long at = 0;
         while (at < length) {

@@ -1,45 +1,63 @@
 package io.ublk.blockcache.cache;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
  * One block's writes of one epoch, not yet in the store. Sub-block writes mark the 512-byte
- * sectors they filled; the rest of the block comes from older versions (the frozen epoch, then
- * the store) when read, and is merged in by the uploader before the block is uploaded.
+ * sectors they filled; the rest of the block comes from older versions (earlier frozen epochs,
+ * then the store) when read, and is merged in by the uploader before the block is uploaded.
  *
- * <p>{@code data == null} means the whole block was discarded or zeroed: it reads as zeros and
- * is uploaded as a ZERO entry, costing no memory.
+ * <p>A version is one of: <b>zero</b> (the whole block was discarded or zeroed: reads as zeros,
+ * uploads as a ZERO entry, costs no memory); <b>in memory</b> ({@link #data} holds the bytes);
+ * or <b>spilled</b> (the uploader dropped the bytes to bound memory: they are read back from the
+ * journal records, {@link #pieces}, that wrote them). Only frozen versions are spilled, so no
+ * writer ever writes into a spilled version.
  */
 final class DirtyBlock {
     static final int SECTOR_SHIFT = 9;
 
+    /** A journal record's bytes for block bytes [at, at+len), in record order; {@code file == null} is zeros. */
+    record Piece(JournalFile file, long dataPos, int at, int len) {}
+
     final long epoch;
-    final byte[] data;
+    final boolean zero;
+    /** The bytes while in memory; null once spilled (or for a zero version). */
+    volatile byte[] data;
+    /** Where the bytes are in the journal once spilled; set before {@link #data} is dropped. */
+    volatile Piece[] pieces;
     private final AtomicLongArray valid;
     private volatile boolean full;
-    /** The frozen epoch's version of the same block while it uploads; cut once it committed. */
+    /** The previous epoch's version of the same block while it waits to upload; cut once it committed. */
     volatile DirtyBlock older;
 
+    /** A version with data (zero-filled {@code data}, nothing valid yet), or a zero version if {@code data} is null. */
     DirtyBlock(long epoch, byte[] data, int sectors, DirtyBlock older) {
         this.epoch = epoch;
         this.data = data;
+        this.zero = data == null;
         this.older = older;
-        this.valid = data == null ? null : new AtomicLongArray((sectors + 63) >>> 6);
-        this.full = data == null;
+        this.valid = zero ? null : new AtomicLongArray((sectors + 63) >>> 6);
+        this.full = zero;
     }
 
     boolean full() {
         return full;
     }
 
+    boolean spilled() {
+        return pieces != null;
+    }
+
     /** Marks sectors [from, to) as holding this epoch's bytes. */
-    void markValid(int from, int to) {
+    void markValid(int from, int to, int sectors) {
         if (full) {
             return;
         }
-        int sectors = data.length >>> SECTOR_SHIFT;
         if (from == 0 && to == sectors) {
             full = true;
             return;
@@ -47,16 +65,15 @@ final class DirtyBlock {
         for (int s = from; s < to; ) {
             int word = s >>> 6;
             int end = Math.min(to, (word + 1) << 6);
-            long bits = rangeBits(s & 63, end - (word << 6));
-            valid.accumulateAndGet(word, bits, DirtyBlock::or);
+            valid.accumulateAndGet(word, rangeBits(s & 63, end - (word << 6)), DirtyBlock::or);
             s = end;
         }
-        if (allValid(sectors)) {
+        if (covers(0, sectors)) {
             full = true;
         }
     }
 
-    /** Every sector the uploader filled from the base is now valid. */
+    /** Every sector is this version's (a write over a zero version, or after the uploader's merge). */
     void markFull() {
         full = true;
     }
@@ -82,10 +99,6 @@ final class DirtyBlock {
         return true;
     }
 
-    private boolean allValid(int sectors) {
-        return covers(0, sectors);
-    }
-
     static long or(long a, long b) {
         return a | b;
     }
@@ -96,19 +109,19 @@ final class DirtyBlock {
         return hi & ~((1L << from) - 1);
     }
 
-    /** Copies bytes [at, at+n) of the block into dst (all must be valid). */
-    void copyTo(int at, int n, MemorySegment dst, long dstAt) {
-        if (data == null) {
-            io.ublk.blockcache.Zeros.fill(dst, dstAt, n);
-        } else {
-            MemorySegment.copy(data, at, dst, ValueLayout.JAVA_BYTE, dstAt, n);
-        }
-    }
-
-    /** Copies this epoch's sectors within [at, at+n) over dst, leaving the others as they are. */
+    /** Copies this version's sectors within block bytes [at, at+n) over dst, leaving the others as they are. */
     void overlay(int at, int n, MemorySegment dst, long dstAt) {
+        if (zero) {
+            io.ublk.blockcache.Zeros.fill(dst, dstAt, n);
+            return;
+        }
+        byte[] bytes = data;
+        if (bytes == null) {
+            overlayPieces(at, n, dst, dstAt);
+            return;
+        }
         if (full) {
-            copyTo(at, n, dst, dstAt);
+            MemorySegment.copy(bytes, at, dst, ValueLayout.JAVA_BYTE, dstAt, n);
             return;
         }
         int end = at + n;
@@ -125,27 +138,63 @@ final class DirtyBlock {
             }
             int from = Math.max(at, s << SECTOR_SHIFT);
             int to = Math.min(end, runEnd << SECTOR_SHIFT);
-            MemorySegment.copy(data, from, dst, ValueLayout.JAVA_BYTE, dstAt + (from - at), to - from);
+            MemorySegment.copy(bytes, from, dst, ValueLayout.JAVA_BYTE, dstAt + (from - at), to - from);
             s = runEnd;
         }
     }
 
-    /** Fills the sectors this epoch did not write from {@code base} (null: zeros); uploader only. */
-    void mergeBase(byte[] base) {
-        if (full) {
-            return;
-        }
-        int sectors = data.length >>> SECTOR_SHIFT;
-        for (int s = 0; s < sectors; s++) {
-            if (!isValid(s)) {
-                int off = s << SECTOR_SHIFT;
-                if (base == null) {
-                    java.util.Arrays.fill(data, off, off + 512, (byte) 0);
-                } else {
-                    System.arraycopy(base, off, data, off, 512);
+    /** A spilled version: replays its records over dst, oldest first (slow path: reads the journal). */
+    private void overlayPieces(int at, int n, MemorySegment dst, long dstAt) {
+        int end = at + n;
+        for (Piece p : pieces) {
+            int from = Math.max(at, p.at());
+            int to = Math.min(end, p.at() + p.len());
+            if (from >= to) {
+                continue;
+            }
+            if (p.file() == null) {
+                io.ublk.blockcache.Zeros.fill(dst, dstAt + (from - at), to - from);
+            } else {
+                try {
+                    p.file().read(dst, dstAt + (from - at), to - from, p.dataPos() + (from - p.at()));
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
                 }
             }
         }
-        full = true;
+    }
+
+    /**
+     * The whole block as this version leaves it: its own sectors over {@code base} (null: zeros).
+     * For the uploader: a spilled version is read back from the journal here.
+     */
+    byte[] merged(byte[] base, int blockSize) throws IOException {
+        if (zero) {
+            return null;
+        }
+        byte[] bytes = data;
+        if (bytes != null && full) {
+            return bytes;
+        }
+        byte[] out = new byte[blockSize];
+        if (bytes != null) {
+            int sectors = blockSize >>> SECTOR_SHIFT;
+            for (int s = 0; s < sectors; s++) {
+                int off = s << SECTOR_SHIFT;
+                System.arraycopy(isValid(s) ? bytes : base == null ? out : base, off, out, off, 512);
+            }
+            return out;
+        }
+        if (base != null && !full) {
+            System.arraycopy(base, 0, out, 0, blockSize);
+        }
+        overlayPieces(0, blockSize, MemorySegment.ofArray(out), 0);
+        return out;
+    }
+
+    /** Drops the bytes; {@code pieces} must say where they are. Uploader only, frozen versions only. */
+    void spill(Piece[] pieces) {
+        this.pieces = Arrays.copyOf(pieces, pieces.length);
+        this.data = null;
     }
 }

@@ -13,78 +13,92 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  * <p><b>Epochs.</b> Writers work in the current epoch; the uploader freezes it by starting the
  * next one and waiting until every writer that entered the old one has left ({@link #freeze}).
  * From then on the frozen epoch's blocks are an exact image of the device at one instant: every
- * write before it, none after. At most two epochs are alive: the frozen one uploads while the
- * next one fills. A block written in both has two versions, linked newest first.
+ * write before it, none after. Frozen epochs upload oldest first; while the store is slow several
+ * can wait, each block keeping one version per epoch, linked newest first.
  *
  * <p>Entering and leaving an epoch is one atomic add each; the table is one slot per block,
  * swapped with a CAS; nothing here takes a lock.
  */
 final class DirtyTable {
+    /** One epoch's bookkeeping. Journal epochs (lower, number] belong to it (a reopened volume folds its replay into one). */
+    static final class Epoch {
+        final long number;
+        final long lower;
+        final AtomicLongArray touched;
+        final AtomicLong active = new AtomicLong();
+        final AtomicLong blocks = new AtomicLong();
+        final AtomicLong bytes = new AtomicLong();
+        final AtomicLong firstTouch = new AtomicLong();
+
+        Epoch(long number, long lower, int blocks) {
+            this.number = number;
+            this.lower = lower;
+            this.touched = new AtomicLongArray((blocks + 63) >>> 6);
+        }
+    }
+
+    /** A frozen epoch's versions, ascending by block number. */
+    record Frozen(Epoch epoch, int[] blocks, DirtyBlock[] versions) {
+        int count() {
+            return blocks.length;
+        }
+
+        long number() {
+            return epoch.number;
+        }
+    }
+
+    private final int blocks;
     private final int blockSize;
     private final int sectors;
     private final AtomicReferenceArray<DirtyBlock> table;
-    /** Blocks touched per epoch parity (bit per block), collected by the uploader. */
-    private final AtomicLongArray[] touched = new AtomicLongArray[2];
-    private final AtomicLongArray active = new AtomicLongArray(16);
-    private final AtomicLong[] epochBytes = {new AtomicLong(), new AtomicLong()};
-    private final AtomicLong[] epochBlocks = {new AtomicLong(), new AtomicLong()};
-    private final AtomicLong[] firstTouch = {new AtomicLong(), new AtomicLong()};
     private final AtomicLong dirtyBytes;
-    private volatile long epoch;
+    private final AtomicLong dirtyMemory;
+    private volatile Epoch current;
 
-    DirtyTable(int blocks, int blockSize, long firstEpoch, AtomicLong dirtyBytes) {
+    DirtyTable(int blocks, int blockSize, long firstEpoch, long lowerJournalEpoch, AtomicLong dirtyBytes,
+            AtomicLong dirtyMemory) {
+        this.blocks = blocks;
         this.blockSize = blockSize;
         this.sectors = blockSize >>> DirtyBlock.SECTOR_SHIFT;
         this.table = new AtomicReferenceArray<>(blocks);
-        this.touched[0] = new AtomicLongArray((blocks + 63) >>> 6);
-        this.touched[1] = new AtomicLongArray((blocks + 63) >>> 6);
-        this.epoch = firstEpoch;
+        this.current = new Epoch(firstEpoch, lowerJournalEpoch, blocks);
         this.dirtyBytes = dirtyBytes;
+        this.dirtyMemory = dirtyMemory;
     }
 
     long epoch() {
-        return epoch;
+        return current.number;
+    }
+
+    Epoch current() {
+        return current;
     }
 
     /** Enters the current epoch; the caller must {@link #leave} it. */
-    long enter() {
+    Epoch enter() {
         while (true) {
-            long e = epoch;
-            active.getAndIncrement((int) (e & 1) << 3);
-            if (epoch == e) {
+            Epoch e = current;
+            e.active.getAndIncrement();
+            if (current == e) {
                 return e;
             }
-            active.getAndDecrement((int) (e & 1) << 3);
+            e.active.getAndDecrement();
         }
     }
 
-    void leave(long e) {
-        active.getAndDecrement((int) (e & 1) << 3);
+    void leave(Epoch e) {
+        e.active.getAndDecrement();
     }
 
-    /** Starts epoch e+1 and waits until no writer is left in e; answers e. Uploader only. */
-    long freeze() {
-        long e = epoch;
-        epoch = e + 1;
-        int slot = (int) (e & 1) << 3;
-        while (active.get(slot) != 0) {
+    /** Starts the next epoch, waits until no writer is left in this one, and answers its versions. Uploader only. */
+    Frozen freeze() {
+        Epoch e = current;
+        current = new Epoch(e.number + 1, e.number, blocks);
+        while (e.active.get() != 0) {
             Thread.onSpinWait();
         }
-        return e;
-    }
-
-    /** Bytes of new data blocks in the current (unfrozen) epoch. */
-    long currentBytes() {
-        return epochBytes[(int) (epoch & 1)].get();
-    }
-
-    long currentBlocks() {
-        return epochBlocks[(int) (epoch & 1)].get();
-    }
-
-    /** System.nanoTime of the current epoch's first new block, 0 if none. */
-    long currentFirstTouch() {
-        return firstTouch[(int) (epoch & 1)].get();
+        return collect(e);
     }
 
     DirtyBlock head(int block) {
@@ -92,29 +106,28 @@ final class DirtyTable {
     }
 
     /** Writes {@code src[srcAt, srcAt+n)} (or zeros, if src is null) at byte {@code at} of {@code block}, in epoch {@code e}. */
-    void write(long e, int block, int at, int n, MemorySegment src, long srcAt) {
+    void write(Epoch e, int block, int at, int n, MemorySegment src, long srcAt) {
         boolean whole = at == 0 && n == blockSize;
         if (src == null && whole) {
-            install(e, block, null);
+            install(e, block);
             return;
         }
         int from = at >>> DirtyBlock.SECTOR_SHIFT;
         int to = (at + n) >>> DirtyBlock.SECTOR_SHIFT;
         while (true) {
             DirtyBlock head = table.get(block);
-            if (head != null && head.epoch == e && head.data != null) {
-                copyIn(head, at, n, src, srcAt);
-                head.markValid(from, to);
+            if (head != null && head.epoch == e.number && !head.zero) {
+                copyIn(head.data, at, n, src, srcAt);
+                head.markValid(from, to, sectors);
                 return;
             }
-            DirtyBlock older = olderOf(head, e);
-            DirtyBlock next = new DirtyBlock(e, new byte[blockSize], sectors, older);
-            copyIn(next, at, n, src, srcAt);
-            if (head != null && head.epoch == e) {
-                // replaces a discarded block of this epoch: the rest of it is zeros, and valid
+            DirtyBlock next = new DirtyBlock(e.number, new byte[blockSize], sectors, olderOf(head, e));
+            copyIn(next.data, at, n, src, srcAt);
+            if (head != null && head.epoch == e.number) {
+                // replaces a zeroed block of this epoch: the rest of it is zeros, and valid
                 next.markFull();
             } else {
-                next.markValid(from, to);
+                next.markValid(from, to, sectors);
             }
             if (table.compareAndSet(block, head, next)) {
                 account(e, block, head, blockSize);
@@ -123,98 +136,105 @@ final class DirtyTable {
         }
     }
 
-    /** Replaces the block's version of epoch e by {@code data} as a whole (null: zeros). */
-    private void install(long e, int block, byte[] data) {
+    /** Replaces the block's version of epoch e by a zero version. */
+    private void install(Epoch e, int block) {
         while (true) {
             DirtyBlock head = table.get(block);
-            DirtyBlock next = new DirtyBlock(e, data, sectors, olderOf(head, e));
+            DirtyBlock next = new DirtyBlock(e.number, null, sectors, olderOf(head, e));
             if (table.compareAndSet(block, head, next)) {
-                account(e, block, head, data == null ? 0 : blockSize);
+                account(e, block, head, 0);
                 return;
             }
         }
     }
 
-    private static DirtyBlock olderOf(DirtyBlock head, long e) {
+    private static DirtyBlock olderOf(DirtyBlock head, Epoch e) {
         if (head == null) {
             return null;
         }
-        return head.epoch == e ? head.older : head;
+        return head.epoch == e.number ? head.older : head;
     }
 
-    private void account(long e, int block, DirtyBlock replaced, long bytes) {
-        int p = (int) (e & 1);
+    private void account(Epoch e, int block, DirtyBlock replaced, long bytes) {
         long delta = bytes;
-        if (replaced != null && replaced.epoch == e) {
-            delta -= replaced.data == null ? 0 : blockSize;
+        if (replaced != null && replaced.epoch == e.number) {
+            delta -= replaced.zero ? 0 : blockSize;
         } else {
-            epochBlocks[p].incrementAndGet();
-            touched[p].accumulateAndGet(block >>> 6, 1L << (block & 63), DirtyBlock::or);
-            if (firstTouch[p].get() == 0) {
-                firstTouch[p].compareAndSet(0, System.nanoTime());
+            e.blocks.incrementAndGet();
+            e.touched.accumulateAndGet(block >>> 6, 1L << (block & 63), DirtyBlock::or);
+            if (e.firstTouch.get() == 0) {
+                e.firstTouch.compareAndSet(0, System.nanoTime());
             }
         }
         if (delta != 0) {
-            epochBytes[p].addAndGet(delta);
+            e.bytes.addAndGet(delta);
             dirtyBytes.addAndGet(delta);
+            dirtyMemory.addAndGet(delta);
         }
     }
 
-    private static void copyIn(DirtyBlock b, int at, int n, MemorySegment src, long srcAt) {
+    private static void copyIn(byte[] data, int at, int n, MemorySegment src, long srcAt) {
         if (src == null) {
-            Arrays.fill(b.data, at, at + n, (byte) 0);
+            Arrays.fill(data, at, at + n, (byte) 0);
         } else {
-            MemorySegment.copy(src, ValueLayout.JAVA_BYTE, srcAt, b.data, at, n);
+            MemorySegment.copy(src, ValueLayout.JAVA_BYTE, srcAt, data, at, n);
         }
     }
 
-    /** A frozen epoch's blocks, ascending by block number. */
-    record Frozen(long epoch, int[] blocks, DirtyBlock[] versions) {
-        int count() {
-            return blocks.length;
-        }
-    }
-
-    /** The frozen epoch's blocks; clears its marks. Uploader only. */
-    Frozen collect(long e) {
-        int p = (int) (e & 1);
-        int n = (int) epochBlocks[p].get();
+    private Frozen collect(Epoch e) {
+        int n = (int) e.blocks.get();
         DirtyBlock[] out = new DirtyBlock[n];
         int[] blocksOut = new int[n];
         int k = 0;
-        AtomicLongArray marks = touched[p];
+        AtomicLongArray marks = e.touched;
         for (int w = 0; w < marks.length(); w++) {
-            long bits = marks.getAndSet(w, 0);
+            long bits = marks.get(w);
             while (bits != 0) {
                 int b = (w << 6) + Long.numberOfTrailingZeros(bits);
                 bits &= bits - 1;
                 DirtyBlock d = table.get(b);
-                if (d != null && d.epoch != e) {
+                while (d != null && d.epoch > e.number) {
                     d = d.older;
                 }
-                if (d != null && d.epoch == e && k < n) {
+                if (d != null && d.epoch == e.number && k < n) {
                     out[k] = d;
                     blocksOut[k] = b;
                     k++;
                 }
             }
         }
-        epochBlocks[p].set(0);
-        epochBytes[p].set(0);
-        firstTouch[p].set(0);
         return k == n ? new Frozen(e, blocksOut, out) : new Frozen(e, Arrays.copyOf(blocksOut, k), Arrays.copyOf(out, k));
     }
 
-    /** Drops the committed version {@code d} of {@code block}; its bytes are in the store now. Uploader only. */
+    /** Drops a spilled version's bytes from the count of memory held. Uploader only. */
+    void spilled(DirtyBlock d) {
+        dirtyMemory.addAndGet(-blockSize);
+    }
+
+    /** Drops the committed version {@code d}, the oldest of its block; its bytes are in the store now. Uploader only. */
     void release(int block, DirtyBlock d) {
-        if (!table.compareAndSet(block, d, null)) {
+        while (true) {
             DirtyBlock head = table.get(block);
-            if (head != null && head.older == d) {
-                head.older = null;
+            if (head == d) {
+                if (table.compareAndSet(block, d, null)) {
+                    break;
+                }
+                continue;
             }
+            DirtyBlock v = head;
+            while (v != null && v.older != d) {
+                v = v.older;
+            }
+            if (v != null) {
+                v.older = null;
+            }
+            break;
         }
-        if (d.data != null) {
+        if (!d.zero) {
             dirtyBytes.addAndGet(-blockSize);
+            if (!d.spilled()) {
+                dirtyMemory.addAndGet(-blockSize);
+            }
         }
     }
 }

@@ -177,6 +177,7 @@ final class Journal implements AutoCloseable {
         for (JournalFile f : files) {
             if (f.retired && f.channel == null && f.maxEpoch <= committedEpoch) {
                 try {
+                    f.closeReader();
                     Files.deleteIfExists(f.path);
                     files.remove(f);
                 } catch (IOException e) {
@@ -213,6 +214,7 @@ final class Journal implements AutoCloseable {
         }
         for (JournalFile f : files) {
             f.closeQuietly();
+            f.closeReader();
         }
     }
 
@@ -227,11 +229,47 @@ final class Journal implements AutoCloseable {
         }
         for (JournalFile f : files) {
             f.closeQuietly();
+            f.closeReader();
         }
     }
 
     List<JournalFile> files() {
         return List.copyOf(files);
+    }
+
+    /** A record header found by {@link #scan}: where its data is. */
+    record Located(JournalFile file, long dataPos, JournalRecord record) {}
+
+    /**
+     * Headers of every record of journal epochs (lower, upper], in sequence order, without their
+     * data: where a spilled epoch's bytes are. Uploader only.
+     */
+    List<Located> scan(long lower, long upper) throws IOException {
+        List<Located> out = new ArrayList<>();
+        ByteBuffer header = ByteBuffer.allocate(JournalRecord.HEADER);
+        for (JournalFile f : files) {
+            if (f.maxEpoch <= lower || f.minEpoch > upper) {
+                continue;
+            }
+            long size = f.size;
+            try (FileChannel ch = FileChannel.open(f.path, StandardOpenOption.READ)) {
+                long at = 0;
+                while (at + JournalRecord.HEADER <= size) {
+                    header.clear();
+                    readFully(ch, header, at);
+                    JournalRecord h = JournalRecord.header(header, Long.MAX_VALUE);
+                    if (h == null) {
+                        throw new IOException(f.path + ": no record at " + at + " below its appended size " + size);
+                    }
+                    if (h.epoch() > lower && h.epoch() <= upper) {
+                        out.add(new Located(f, at + JournalRecord.HEADER, h));
+                    }
+                    at += JournalRecord.HEADER + h.dataBytes();
+                }
+            }
+        }
+        out.sort(Comparator.comparingLong(l -> l.record().seq()));
+        return out;
     }
 
     /** What a replay found: records to re-apply (in sequence order) and numbering to continue from. */
@@ -289,6 +327,7 @@ final class Journal implements AutoCloseable {
                     maxSeq = Math.max(maxSeq, h.seq());
                     maxEpoch = Math.max(maxEpoch, h.epoch());
                     jf.maxEpoch = Math.max(jf.maxEpoch, h.epoch());
+                    jf.minEpoch = Math.min(jf.minEpoch, h.epoch());
                     if (h.epoch() > committedEpoch) {
                         records.add(h.withData(data));
                     }

@@ -1,8 +1,11 @@
 package io.ublk.blockcache.cache;
 
 import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 
 /** One journal file: written by one lane at a time, forced by the syncer, deleted once committed. */
 final class JournalFile {
@@ -16,8 +19,12 @@ final class JournalFile {
     volatile long synced;
     /** The newest epoch of any record in it: it may go once that epoch is in the store. */
     volatile long maxEpoch;
+    /** The oldest epoch of any record in it (Long.MAX_VALUE while empty). */
+    volatile long minEpoch = Long.MAX_VALUE;
     /** Set when its lane moved on to another file. */
     volatile boolean retired;
+    /** For reading spilled data back; opened on first use. */
+    private FileChannel reader;
 
     JournalFile(long id, Path path, FileChannel channel) {
         this.id = id;
@@ -40,6 +47,36 @@ final class JournalFile {
         ch.force(false);
         synced = s;
         return true;
+    }
+
+    /** Reads {@code len} bytes at {@code pos} of this file into {@code dst[dstAt, dstAt+len)}. */
+    void read(MemorySegment dst, long dstAt, int len, long pos) throws IOException {
+        ByteBuffer b = dst.asSlice(dstAt, len).asByteBuffer();
+        FileChannel ch = reader();
+        while (b.hasRemaining()) {
+            int n = ch.read(b, pos + b.position());
+            if (n < 0) {
+                throw new IOException(path + ": ends before " + (pos + len));
+            }
+        }
+    }
+
+    private synchronized FileChannel reader() throws IOException {
+        if (reader == null) {
+            reader = FileChannel.open(path, StandardOpenOption.READ);
+        }
+        return reader;
+    }
+
+    synchronized void closeReader() {
+        if (reader != null) {
+            try {
+                reader.close();
+            } catch (IOException ignored) {
+                // read-only
+            }
+            reader = null;
+        }
     }
 
     void closeQuietly() {

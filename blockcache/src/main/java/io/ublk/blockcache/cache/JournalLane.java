@@ -64,6 +64,9 @@ final class JournalLane {
         if (epoch > f.maxEpoch) {
             f.maxEpoch = epoch;
         }
+        if (epoch < f.minEpoch) {
+            f.minEpoch = epoch;
+        }
         f.size = at;
     }
 

@@ -2,9 +2,14 @@ package io.ublk.blockcache.cache;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import io.ublk.s3.PreconditionFailedException;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
@@ -13,7 +18,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Turns frozen epochs into store generations, one round at a time.
+ * Turns frozen epochs into store generations, oldest first, on its own thread.
  *
  * <p>A round: freeze the current epoch (an exact image of the device at one instant), merge
  * partially written blocks with their committed bytes, pack the blocks into segments, PUT them
@@ -21,12 +26,19 @@ import org.slf4j.LoggerFactory;
  * the store from the previous image to this one. Only after it succeeded does the round point the
  * index at the new segments, move the bytes into the clean cache, release the dirty versions and
  * trim the journal. A failure anywhere before the manifest leaves the previous image in force;
- * the round retries with backoff, and writes keep landing in the next epoch meanwhile.
+ * the round retries with backoff.
+ *
+ * <p><b>Bounded memory, order kept.</b> While rounds wait (a slow or unreachable store), writes
+ * go on into new epochs, frozen in turn. When dirty memory passes its bound, the newest waiting
+ * epoch drops its bytes: they stay in the journal and are read back, one segment at a time, when
+ * its turn to upload comes. Total dirty bytes have a second bound, where writes wait.
  */
 final class Uploader implements Runnable {
     private static final Logger LOG = LoggerFactory.getLogger(Uploader.class);
     /** Segments named by manifests since the last checkpoint before the next round writes one. */
     static final int MAX_CHAIN = 64;
+    /** Frozen epochs waiting to upload, at most. */
+    static final int MAX_BACKLOG = 8;
     private static final long POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
 
     private final CacheTarget target;
@@ -38,6 +50,10 @@ final class Uploader implements Runnable {
     private final CacheConfig config;
     private final int slotsPerSegment;
     private final Thread thread;
+    private final ArrayDeque<DirtyTable.Frozen> backlog = new ArrayDeque<>();
+    private final java.util.Set<Long> spilledEpochs = new java.util.HashSet<>();
+    private long nextAttempt;
+    private long backoff = 100;
     private volatile boolean stopping;
     private volatile long drainTarget = -1;
     private volatile String fenced;
@@ -64,7 +80,7 @@ final class Uploader implements Runnable {
         LockSupport.unpark(thread);
     }
 
-    /** Why this volume stopped uploading (another writer committed a generation first), or null. */
+    /** Why this volume stopped uploading (another writer opened it), or null. */
     String fenced() {
         return fenced;
     }
@@ -107,14 +123,19 @@ final class Uploader implements Runnable {
     @Override
     public void run() {
         while (!stopping && fenced == null) {
-            if (!due()) {
-                deleteDue();
-                LockSupport.parkNanos(POLL_NANOS);
-                continue;
+            boolean worked = false;
+            if (backlog.size() < MAX_BACKLOG && freezeDue()) {
+                backlog.add(dirty.freeze());
+                worked = true;
             }
-            round();
+            if (stats.dirtyMemory() > config.dirtyMemoryBytes()) {
+                worked |= spillNewest();
+            }
+            if (!backlog.isEmpty() && System.nanoTime() - nextAttempt >= 0) {
+                worked |= commitOldest();
+            }
             target.resumeWaiters();
-            if (fenced == null && !stopping && !target.hasWaiters()) {
+            if (backlog.isEmpty() && fenced == null && !stopping && !target.hasWaiters()) {
                 try {
                     maybeCompact();
                 } catch (RuntimeException e) {
@@ -125,78 +146,171 @@ final class Uploader implements Runnable {
                 }
             }
             deleteDue();
+            if (!worked) {
+                LockSupport.parkNanos(POLL_NANOS);
+            }
         }
     }
 
-    private boolean due() {
-        if (drainTarget > volume.committedEpoch || target.hasWaiters()) {
+    private boolean freezeDue() {
+        DirtyTable.Epoch e = dirty.current();
+        if (drainTarget >= e.number) {
             return true;
         }
-        if (dirty.currentBytes() >= config.segmentBytes() || stats.dirtyBytes() >= config.maxDirtyBytes() / 2) {
+        if (e.blocks.get() == 0) {
+            return false;
+        }
+        if (target.hasWaiters() || e.bytes.get() >= config.segmentBytes()
+                || stats.dirtyMemory() > config.dirtyMemoryBytes() / 2
+                || stats.dirtyBytes() >= config.maxDirtyBytes() / 2) {
             return true;
         }
-        long first = dirty.currentFirstTouch();
+        long first = e.firstTouch.get();
         return first != 0 && System.nanoTime() - first >= config.uploadDelay().toNanos();
     }
 
-    private void round() {
-        long e = dirty.freeze();
-        DirtyTable.Frozen frozen = dirty.collect(e);
-        long backoff = 100;
-        while (true) {
-            try {
-                if (frozen.count() > 0) {
-                    commit(frozen);
-                }
-                break;
-            } catch (PreconditionFailedException lost) {
-                fenced = "volume '" + volume.name + "' was opened by another writer (" + lost.getMessage()
-                        + "); this one stopped uploading";
-                LOG.error(fenced);
-                return;
-            } catch (RuntimeException ex) {
-                if (stopping) {
-                    return;
-                }
-                stats.uploadFailures.increment();
-                LOG.warn("volume '{}': upload round of epoch {} failed, retrying in {} ms: {}", volume.name, e, backoff,
-                        ex.toString());
-                if (stopping) {
-                    return;
-                }
-                LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(backoff + ThreadLocalRandom.current().nextLong(backoff)));
-                if (stopping) {
-                    return;
-                }
-                backoff = Math.min(backoff * 2, 30_000);
+    /** Commits the oldest frozen epoch; on failure schedules a retry. Answers whether it got through. */
+    private boolean commitOldest() {
+        DirtyTable.Frozen f = backlog.peek();
+        try {
+            if (f.count() > 0) {
+                commit(f);
             }
+        } catch (PreconditionFailedException lost) {
+            fenced = "volume '" + volume.name + "' was opened by another writer (" + lost.getMessage()
+                    + "); this one stopped uploading";
+            LOG.error(fenced);
+            return false;
+        } catch (RuntimeException ex) {
+            if (stopping) {
+                return false;
+            }
+            stats.uploadFailures.increment();
+            LOG.warn("volume '{}': upload of epoch {} failed, retrying in {} ms: {}", volume.name, f.number(), backoff,
+                    ex.toString());
+            nextAttempt = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(backoff + ThreadLocalRandom.current().nextLong(backoff));
+            backoff = Math.min(backoff * 2, 30_000);
+            return false;
         }
+        backlog.poll();
+        spilledEpochs.remove(f.number());
+        backoff = 100;
         synchronized (progress) {
-            volume.committedEpoch = e;
+            volume.committedEpoch = f.number();
             progress.notifyAll();
         }
-        journal.trim(e);
+        journal.trim(f.number());
+        return true;
+    }
+
+    /**
+     * Drops the bytes of the newest waiting epoch that still holds some (freezing the current one
+     * first if no waiting epoch does): they are in the journal already.
+     */
+    private boolean spillNewest() {
+        DirtyTable.Frozen victim = null;
+        for (var it = backlog.descendingIterator(); it.hasNext(); ) {
+            DirtyTable.Frozen f = it.next();
+            if (!spilledEpochs.contains(f.number()) && f != backlog.peekFirst()) {
+                victim = f;
+                break;
+            }
+        }
+        if (victim == null && backlog.size() < MAX_BACKLOG && dirty.current().bytes.get() > 0) {
+            victim = dirty.freeze();
+            backlog.add(victim);
+        }
+        if (victim == null) {
+            // only the epoch uploading now holds memory: it goes as soon as the store takes it
+            DirtyTable.Frozen head = backlog.peekFirst();
+            if (head == null || spilledEpochs.contains(head.number())) {
+                return false;
+            }
+            victim = head;
+        }
+        try {
+            spill(victim);
+        } catch (IOException e) {
+            LOG.warn("volume '{}': cannot spill epoch {} to the journal, keeping it in memory: {}", volume.name,
+                    victim.number(), e.toString());
+            return false;
+        }
+        spilledEpochs.add(victim.number());
+        return true;
+    }
+
+    private void spill(DirtyTable.Frozen f) throws IOException {
+        int bs = volume.blockSize();
+        Map<Integer, List<DirtyBlock.Piece>> pieces = new HashMap<>();
+        for (Journal.Located l : journal.scan(f.epoch().lower, f.number())) {
+            JournalRecord r = l.record();
+            long pos = r.offset();
+            long end = r.offset() + r.length();
+            while (pos < end) {
+                int block = (int) (pos / bs);
+                int at = (int) (pos % bs);
+                int len = (int) Math.min(bs - at, end - pos);
+                JournalFile file = r.type() == JournalRecord.WRITE ? l.file() : null;
+                long dataPos = file == null ? 0 : l.dataPos() + (pos - r.offset());
+                pieces.computeIfAbsent(block, b -> new ArrayList<>()).add(new DirtyBlock.Piece(file, dataPos, at, len));
+                pos += len;
+            }
+        }
+        int spilled = 0;
+        for (int i = 0; i < f.count(); i++) {
+            DirtyBlock d = f.versions()[i];
+            if (d.zero || d.spilled()) {
+                continue;
+            }
+            List<DirtyBlock.Piece> p = pieces.get(f.blocks()[i]);
+            if (p == null) {
+                throw new IOException("no journal record of epoch " + f.number() + " for block " + f.blocks()[i]);
+            }
+            d.spill(p.toArray(DirtyBlock.Piece[]::new));
+            dirty.spilled(d);
+            spilled++;
+        }
+        stats.spilledBlocks.add(spilled);
+        LOG.info("volume '{}': dirty memory over {} bytes: epoch {} keeps its {} blocks in the journal only",
+                volume.name, config.dirtyMemoryBytes(), f.number(), spilled);
+    }
+
+    /** Where the blocks of one upload come from: zero, or bytes made on demand (read back if spilled). */
+    private interface Source {
+        boolean zero(int i);
+
+        byte[] bytes(int i);
     }
 
     /** Uploads one frozen epoch and commits it as the next generation. */
     private void commit(DirtyTable.Frozen frozen) {
         int n = frozen.count();
-        byte[][] data = new byte[n][];
-        for (int i = 0; i < n; i++) {
-            DirtyBlock d = frozen.versions()[i];
-            if (d.data != null && !d.full()) {
-                d.mergeBase(target.committedBytes(frozen.blocks()[i]));
+        int bs = volume.blockSize();
+        Source source = new Source() {
+            @Override
+            public boolean zero(int i) {
+                return frozen.versions()[i].zero;
             }
-            data[i] = d.data;
-        }
-        Committed c = commitBlocks(frozen.blocks(), data, frozen.epoch(), volume.chain.size() >= MAX_CHAIN);
+
+            @Override
+            public byte[] bytes(int i) {
+                DirtyBlock d = frozen.versions()[i];
+                try {
+                    return d.merged(d.full() ? null : target.committedBytes(frozen.blocks()[i]), bs);
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            }
+        };
+        Committed c = commitBlocks(frozen.blocks(), source, frozen.number(), volume.chain.size() >= MAX_CHAIN);
         // Committed: readers may now find the bytes through the index instead of the dirty table.
         for (int i = 0; i < n; i++) {
             int b = frozen.blocks()[i];
             DirtyBlock d = frozen.versions()[i];
-            volume.index.set(b, c.locations[i]);
-            if (d.data != null) {
-                clean.put(b, new CleanBlock(c.locations[i], d.data));
+            volume.index.set(b, c.locations()[i]);
+            byte[] bytes = d.data;
+            if (bytes != null && d.full()) {
+                clean.put(b, new CleanBlock(c.locations()[i], bytes));
             } else {
                 clean.invalidate(b);
             }
@@ -210,18 +324,19 @@ final class Uploader implements Runnable {
     private record Committed(long generation, long[] locations, boolean checkpointed, long bytes) {}
 
     /**
-     * Writes blocks (data, or null for zeros) as the next generation: segments, then a checkpoint
-     * if asked or the chain is long, then the manifest. Changes nothing in memory but the chain;
-     * the caller points the index at the answered locations.
+     * Writes blocks as the next generation: segments (each made, PUT and let go before more than
+     * the upload parallelism are in memory), then a checkpoint if asked or the chain is long, then
+     * the manifest. Changes nothing in memory but the chain; the caller points the index at the
+     * answered locations.
      */
-    private Committed commitBlocks(int[] blocks, byte[][] data, long epoch, boolean checkpoint) {
+    private Committed commitBlocks(int[] blocks, Source source, long epoch, boolean checkpoint) {
         int bs = volume.blockSize();
         long gen = volume.generation + 1;
-        List<SegmentPlan> plans = plan(blocks, data, gen);
+        List<SegmentPlan> plans = plan(blocks, source, gen);
         List<CompletableFuture<String>> puts = new ArrayList<>();
         long bytes = 0;
         for (SegmentPlan p : plans) {
-            byte[] object = p.encode(data, bs);
+            byte[] object = p.encode(volume.header.uuid(), gen, blocks, source, bs);
             bytes += object.length;
             puts.add(volume.store().put(p.key, object));
             if (puts.size() >= config.uploadParallelism()) {
@@ -384,7 +499,7 @@ final class Uploader implements Runnable {
             }
         }
         byte[][] data = new byte[count][];
-        java.util.Map<Integer, byte[]> objects = new java.util.HashMap<>();
+        Map<Integer, byte[]> objects = new java.util.HashMap<>();
         for (int i = 0; i < count; i++) {
             int id = BlockIndex.segmentOf(from[i]);
             BlockIndex.SegmentRef ref = index.segment(id);
@@ -398,7 +513,18 @@ final class Uploader implements Runnable {
             }
             data[i] = java.util.Arrays.copyOfRange(object, at, at + bs);
         }
-        Committed c = commitBlocks(blocks, data, volume.committedEpoch, true);
+        Source source = new Source() {
+            @Override
+            public boolean zero(int i) {
+                return false;
+            }
+
+            @Override
+            public byte[] bytes(int i) {
+                return data[i];
+            }
+        };
+        Committed c = commitBlocks(blocks, source, volume.committedEpoch, true);
         for (int i = 0; i < count; i++) {
             index.set(blocks[i], c.locations()[i]);
             // the bytes did not change, only where they are: keep a cached copy valid
@@ -430,14 +556,14 @@ final class Uploader implements Runnable {
     }
 
     /** Which blocks go into which segment: data in block order, runs of zeroed blocks in the first. */
-    private List<SegmentPlan> plan(int[] blocks, byte[][] data, long gen) {
+    private List<SegmentPlan> plan(int[] blocks, Source source, long gen) {
         List<SegmentPlan> plans = new ArrayList<>();
         int attempt = ThreadLocalRandom.current().nextInt() & Integer.MAX_VALUE;
         List<long[]> zeroRuns = new ArrayList<>();
         List<Integer> withData = new ArrayList<>();
         for (int i = 0; i < blocks.length; i++) {
             int b = blocks[i];
-            if (data[i] == null) {
+            if (source.zero(i)) {
                 long[] last = zeroRuns.isEmpty() ? null : zeroRuns.get(zeroRuns.size() - 1);
                 if (last != null && last[0] + last[1] == b && last[1] < Integer.MAX_VALUE) {
                     last[1]++;
@@ -452,25 +578,31 @@ final class Uploader implements Runnable {
         int at = 0;
         do {
             int count = Math.min(slotsPerSegment, withData.size() - at);
-            List<long[]> zeros = n == 0 ? zeroRuns : List.of();
-            plans.add(new SegmentPlan(Keys.segment(volume.name, gen, attempt, n), volume.header.uuid(), gen, blocks,
-                    data, withData.subList(at, at + count), zeros));
+            plans.add(new SegmentPlan(Keys.segment(volume.name, gen, attempt, n), withData.subList(at, at + count),
+                    n == 0 ? zeroRuns : List.of()));
             at += count;
             n++;
         } while (at < withData.size());
         return plans;
     }
 
-    /** One segment to write: its header and, per header entry, which input block it carries. */
+    /** One segment to write: which inputs it carries; its header once encoded. */
     private static final class SegmentPlan {
         final String key;
-        final SegmentHeader header;
+        final List<Integer> withData;
+        final List<long[]> zeros;
         /** For each header entry, the index into the inputs it came from (-1 for a zero run). */
-        final int[] source;
+        int[] source;
+        SegmentHeader header;
 
-        SegmentPlan(String key, java.util.UUID uuid, long gen, int[] blockNos, byte[][] data, List<Integer> withData,
-                List<long[]> zeros) {
+        SegmentPlan(String key, List<Integer> withData, List<long[]> zeros) {
             this.key = key;
+            this.withData = List.copyOf(withData);
+            this.zeros = zeros;
+        }
+
+        /** Makes the object: reads each block (merging or reading back spilled ones), checksums it, lays it out. */
+        byte[] encode(java.util.UUID uuid, long gen, int[] blockNos, Source in, int bs) {
             int count = zeros.size() + withData.size();
             long[] blocks = new long[count];
             int[] kinds = new int[count];
@@ -485,27 +617,22 @@ final class Uploader implements Runnable {
                 source[e] = -1;
                 e++;
             }
+            int headerBytes = SegmentHeader.headerBytes(count);
+            byte[] out = new byte[headerBytes + withData.size() * bs];
             int slot = 0;
             for (int i : withData) {
+                byte[] data = in.bytes(i);
+                System.arraycopy(data, 0, out, headerBytes + slot * bs, bs);
                 blocks[e] = blockNos[i];
                 kinds[e] = SegmentHeader.DATA;
                 args[e] = slot++;
-                crcs[e] = Codec.crc32c(data[i], 0, data[i].length);
+                crcs[e] = Codec.crc32c(data, 0, bs);
                 source[e] = i;
                 e++;
             }
-            this.header = new SegmentHeader(uuid, gen, blocks, kinds, args, crcs);
-        }
-
-        byte[] encode(byte[][] data, int bs) {
-            byte[] out = new byte[header.headerBytes + header.dataSlots() * bs];
+            header = new SegmentHeader(uuid, gen, blocks, kinds, args, crcs);
             byte[] h = header.encode();
             System.arraycopy(h, 0, out, 0, h.length);
-            for (int i = 0; i < header.count(); i++) {
-                if (header.kinds[i] == SegmentHeader.DATA) {
-                    System.arraycopy(data[source[i]], 0, out, header.headerBytes + header.args[i] * bs, bs);
-                }
-            }
             return out;
         }
     }

@@ -72,6 +72,7 @@ class CachePropertyTest {
         int lastStoreImageOp = -1;
         int crashes;
         long compactions;
+        long spills;
         int powerCuts;
         CacheTarget target;
         Io io;
@@ -88,6 +89,7 @@ class CachePropertyTest {
             long delay = random.nextInt(3) == 0 ? 0 : 5;
             return CacheConfig.of(dir.resolve(cache), "v", size).withBlockSize(BS)
                     .withSizes(8L * BS, 6L * BS, 4L * BS)
+                    .withDirtyMemory(random.nextBoolean() ? 4L * BS : 8L * BS)
                     .withUpload(Duration.ofMillis(delay), 1 + random.nextInt(3))
                     .withCompaction(new CacheConfig.Compaction(0.5, 4L * BS, Duration.ofMillis(300)));
         }
@@ -108,7 +110,9 @@ class CachePropertyTest {
                 assertThat(powerCuts).as("power cuts").isPositive();
                 assertThat(history.size()).as("distinct images").isGreaterThan(ops / 4);
                 compactions += target.stats().compactions();
+                spills += target.stats().spilledBlocks();
                 assertThat(compactions).as("compactions").isPositive();
+                assertThat(spills).as("blocks spilled to the journal").isPositive();
             } finally {
                 target.close();
                 io.close();
@@ -187,6 +191,7 @@ class CachePropertyTest {
         void crashAndRestart(boolean powerCut) throws IOException {
             List<JournalFile> files = target.journal().files();
             compactions += target.stats().compactions();
+            spills += target.stats().spilledBlocks();
             target.crash();
             if (powerCut) {
                 powerCuts++;

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.ublk.blockcache.IoFlags;
+import io.ublk.s3.FaultInjectingStore;
 import io.ublk.s3.LocalObjectStore;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -213,6 +214,36 @@ class CacheTargetTest {
         }
         // 13 data rounds wrote 13+ segments; what is left holds at most the 8 live blocks twice over
         assertThat(segments).isLessThan(8);
+        assertThat(StoreImage.read(store, "vol")).isEqualTo(model);
+    }
+
+    @Test
+    void duringAStoreOutageMemoryStaysBoundedAndNothingIsLost() throws Exception {
+        FaultInjectingStore faulty = new FaultInjectingStore(store);
+        CacheConfig c = config("c", SIZE).withSizes(48L * BS, 8L * BS, 4L * BS).withDirtyMemory(8L * BS)
+                .withUpload(Duration.ZERO, 2);
+        Random r = new Random(11);
+        byte[] model = new byte[(int) SIZE];
+        try (CacheTarget t = CacheTarget.open(c, faulty); Io io = new Io(t)) {
+            faulty.failNext(FaultInjectingStore.Op.PUT, 6);
+            for (int b = 0; b < 40; b++) {
+                byte[] d = random(r, BS);
+                assertThat(io.write((long) b * BS, d, 0)).isEqualTo(BS);
+                System.arraycopy(d, 0, model, b * BS, BS);
+            }
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while (t.stats().dirtyMemory() > 8L * BS && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+            }
+            assertThat(t.stats().uploadFailures()).isPositive();
+            assertThat(t.stats().spilledBlocks()).isPositive();
+            assertThat(t.stats().dirtyMemory()).isLessThanOrEqualTo(8L * BS);
+            // spilled blocks read back from the journal
+            assertThat(io.read(0, 40 * BS)).isEqualTo(Arrays.copyOf(model, 40 * BS));
+            t.drain();
+            assertThat(t.stats().dirtyBytes()).isZero();
+            assertThat(io.read(0, 40 * BS)).isEqualTo(Arrays.copyOf(model, 40 * BS));
+        }
         assertThat(StoreImage.read(store, "vol")).isEqualTo(model);
     }
 
