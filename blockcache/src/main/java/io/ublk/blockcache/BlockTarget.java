@@ -13,8 +13,10 @@ import java.lang.foreign.MemorySegment;
  * <p><b>Buffers.</b> {@code dst}/{@code src} are bounce slots owned by the caller and valid only
  * until the operation answers: a target copies what it keeps and never retains the segment.
  *
- * <p><b>Durability.</b> Data written before a {@link #flush} (or by a write with
- * {@link IoFlags#FUA}) that answered successfully must survive a crash of the process.
+ * <p><b>Durability.</b> For a durable target (the cache target), data written before a
+ * {@link #flush} (or by a write with {@link IoFlags#FUA}) that answered successfully survives a
+ * crash of the process. The volatile targets ({@link MemoryTarget}, {@link NullTarget}) keep
+ * nothing beyond the process and say so; the device they back is a scratch disk.
  *
  * <p>Implementations allocate nothing per call on their fast path: the tag is an opaque long the
  * caller uses to find its request, not an object.
