@@ -53,7 +53,7 @@ class CacheCrashVmIT {
             Path dev = server.device(0);
             List<String> a = regionA(dev);
             a.addAll(List.of("--do_verify=0", "--end_fsync=1"));
-            Fio.Result w = Fio.run(dir, FIO_TIMEOUT, a);
+            Fio.Result w = CacheFixture.fio(server, dir, FIO_TIMEOUT, a);
             assertThat(w.job("a").writeBytes()).isEqualTo(16 * MIB);
 
             // Region B: writes with an fsync every 16, until the kill cuts them off.
@@ -78,7 +78,7 @@ class CacheCrashVmIT {
 
         try (ServerProcess server = ServerProcess.start(dir.resolve("server-restart"), START, args)) {
             Path dev = server.device(0);
-            Fio.Result v = Fio.run(dir, FIO_TIMEOUT, with(regionA(dev), "--verify_only"));
+            Fio.Result v = CacheFixture.fio(server, dir, FIO_TIMEOUT, with(regionA(dev), "--verify_only"));
             assertThat(v.job("a").readBytes()).as("region A, fsynced before the kill").isEqualTo(16 * MIB);
 
             Cmd.Result readB = Cmd.run(FIO_TIMEOUT, dir, "dd", "if=" + dev, "of=/dev/null", "bs=1M", "skip=32",

@@ -37,6 +37,15 @@ final class CacheFixture {
         return List.of("--store", "local", "--store-dir", dir.toString());
     }
 
+    /** {@link Fio#run}, with the server's stderr tail in the failure message (the cache logs why it answered EIO). */
+    static Fio.Result fio(ServerProcess server, Path dir, java.time.Duration timeout, List<String> args) {
+        try {
+            return Fio.run(dir, timeout, args);
+        } catch (AssertionError e) {
+            throw new AssertionError(e.getMessage() + "\n" + server.describe(), e);
+        }
+    }
+
     /** The device id serving {@code volume}, from the cache meters' labels. */
     static String deviceOf(Metrics m, String volume) {
         for (Metrics.Sample s : m.samples()) {
