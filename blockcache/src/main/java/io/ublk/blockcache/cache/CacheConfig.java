@@ -30,7 +30,7 @@ public record CacheConfig(Path cacheDir, String volume, long size, int blockSize
      *                    (reads that looked it up just before keep working)
      */
     public record Compaction(double liveBelow, long minGarbage, Duration deleteGrace) {
-        public static final Compaction DEFAULT = new Compaction(0.5, 256L << 20, Duration.ofMinutes(2));
+        public static final Compaction DEFAULT = new Compaction(0.5, 64L << 20, Duration.ofMinutes(2));
 
         public Compaction {
             if (!(liveBelow >= 0 && liveBelow <= 1)) {

@@ -61,6 +61,12 @@ public final class CacheTarget implements BlockTarget {
     private final AtomicLong nextSeq;
     private final Queue<PendingWrite> waiters = new ConcurrentLinkedQueue<>();
     private final ConcurrentHashMap<Integer, CompletableFuture<CleanBlock>> fetching = new ConcurrentHashMap<>();
+    /**
+     * Blocks a prefetch fetched, held until the read that follows takes them: the clean cache's
+     * admission policy may turn a new entry away at once, and the read must not then wait on the
+     * store again while it holds a bounce slot. Holds at most one entry per read in flight.
+     */
+    private final ConcurrentHashMap<Integer, CleanBlock> prefetched = new ConcurrentHashMap<>();
     private final FileChannel lockChannel;
     private final FileLock lock;
     private final Runnable onRelease;
@@ -157,7 +163,7 @@ public final class CacheTarget implements BlockTarget {
         if (Requests.checkRange(size, offset, length) != 0) {
             return 0; // the read itself answers the error
         }
-        CompletableFuture<?> wait = missing(offset, length);
+        CompletableFuture<?> wait = missing(offset, length, true);
         if (wait == null) {
             return 0;
         }
@@ -176,50 +182,75 @@ public final class CacheTarget implements BlockTarget {
                 return length;
             }
         } catch (java.io.UncheckedIOException e) {
-            LOG.warn("volume '{}': cannot read back dirty data from the journal: {}", volume.name, e.getMessage());
-            return -EIO;
+            // A spilled version whose journal file went away: it was committed meanwhile, and the
+            // store has it now; read again below.
         }
-        // Evicted since the prefetch (or none was made): fetch while holding the slot, then read again.
-        retryRead(offset, dst, length, tag, done, 3);
+        // Evicted since the prefetch (or none was made): fetch while holding the slot, and read
+        // from the fetched bytes themselves, so a thrashing clean cache cannot starve the read.
+        readLate(offset, dst, length, tag, done, 3);
         return PENDING;
     }
 
-    private void retryRead(long offset, MemorySegment dst, int length, long tag, Completion done, int attempts) {
-        CompletableFuture<?> wait = missing(offset, length);
-        if (wait == null) {
-            wait = CompletableFuture.completedFuture(null);
+    private void readLate(long offset, MemorySegment dst, int length, long tag, Completion done, int attempts) {
+        int first = (int) (offset >>> blockShift);
+        int last = (int) ((offset + length - 1) >>> blockShift);
+        CleanBlock[] fetched = new CleanBlock[last - first + 1];
+        CompletableFuture<?> all = CompletableFuture.completedFuture(null);
+        for (int b = first; b <= last; b++) {
+            int in = b == first ? (int) (offset & (blockSize - 1)) : 0;
+            int n = (int) Math.min(blockSize - in, offset + length - ((long) b << blockShift) - in);
+            long loc = needsStore(b, in, n);
+            int k = b - first;
+            if (loc != 0) {
+                all = CompletableFuture.allOf(all, fetch(b, loc).thenAccept(c -> fetched[k] = c));
+            } else {
+                // hold on to what the cache has now: it may evict it before the read gets there
+                fetched[k] = clean.getIfPresent(b);
+            }
         }
-        wait.whenComplete((v, ex) -> {
+        all.whenComplete((v, ex) -> {
             if (ex != null) {
                 done.complete(tag, -EIO);
-            } else if (readNowOrFail(offset, dst, length)) {
+                return;
+            }
+            boolean ok;
+            try {
+                ok = readNow(offset, dst, length, fetched, first);
+            } catch (java.io.UncheckedIOException e) {
+                if (attempts == 0) {
+                    LOG.warn("volume '{}': cannot read back dirty data from the journal: {}", volume.name, e.getMessage());
+                }
+                ok = false;
+            }
+            if (ok) {
                 done.complete(tag, length);
             } else if (attempts > 0) {
-                retryRead(offset, dst, length, tag, done, attempts - 1);
+                // the uploader committed a newer version meanwhile: fetch that one
+                readLate(offset, dst, length, tag, done, attempts - 1);
             } else {
                 done.complete(tag, -EIO);
             }
         });
     }
 
-    private boolean readNowOrFail(long offset, MemorySegment dst, int length) {
-        try {
-            return readNow(offset, dst, length);
-        } catch (java.io.UncheckedIOException e) {
-            return false;
-        }
+    private boolean readNow(long offset, MemorySegment dst, int length) {
+        return readNow(offset, dst, length, null, 0);
     }
 
-    /** Copies the range into dst if every block of it is in memory (or zeros); false if one needs the store. */
-    private boolean readNow(long offset, MemorySegment dst, int length) {
+    /**
+     * Copies the range into dst if every block of it is in memory (or zeros), or in {@code fetched}
+     * (indexed from block {@code first}); false if one needs the store.
+     */
+    private boolean readNow(long offset, MemorySegment dst, int length, CleanBlock[] fetched, int first) {
         long pos = offset;
         int at = 0;
         while (at < length) {
             int block = (int) (pos >>> blockShift);
             int in = (int) (pos & (blockSize - 1));
             int n = Math.min(blockSize - in, length - at);
+            CleanBlock hint = fetched == null ? null : fetched[block - first];
             if (!fill(dirty.head(block), block, in, n, in >>> DirtyBlock.SECTOR_SHIFT,
-                    (in + n) >>> DirtyBlock.SECTOR_SHIFT, dst, at)) {
+                    (in + n) >>> DirtyBlock.SECTOR_SHIFT, dst, at, hint)) {
                 return false;
             }
             stats.readHits.increment();
@@ -233,9 +264,10 @@ public final class CacheTarget implements BlockTarget {
      * Fills dst with block bytes [in, in+n) as version {@code d} leaves them ({@code d == null}:
      * the committed image): the newest version that covers the range alone, or the older ones
      * with each newer version's sectors over them. False if the committed bytes are needed and
-     * not in memory.
+     * neither in the clean cache nor the {@code fetched} copy of the same location.
      */
-    private boolean fill(DirtyBlock d, int block, int in, int n, int from, int to, MemorySegment dst, long dstAt) {
+    private boolean fill(DirtyBlock d, int block, int in, int n, int from, int to, MemorySegment dst, long dstAt,
+            CleanBlock fetched) {
         if (d == null) {
             long loc = volume.index.get(block);
             if (loc == 0) {
@@ -244,12 +276,19 @@ public final class CacheTarget implements BlockTarget {
             }
             CleanBlock c = clean.getIfPresent(block);
             if (c == null || c.location() != loc) {
-                return false;
+                c = fetched;
+                if (c == null || c.location() != loc) {
+                    c = prefetched.get(block);
+                    if (c == null || c.location() != loc) {
+                        return false;
+                    }
+                    prefetched.remove(block, c);
+                }
             }
             MemorySegment.copy(c.data(), in, dst, ValueLayout.JAVA_BYTE, dstAt, n);
             return true;
         }
-        if (!d.covers(from, to) && !fill(d.older, block, in, n, from, to, dst, dstAt)) {
+        if (!d.covers(from, to) && !fill(d.older, block, in, n, from, to, dst, dstAt, fetched)) {
             return false;
         }
         d.overlay(in, n, dst, dstAt);
@@ -257,7 +296,7 @@ public final class CacheTarget implements BlockTarget {
     }
 
     /** Starts fetching every block of the range a read would need from the store; null if none. */
-    private CompletableFuture<?> missing(long offset, int length) {
+    private CompletableFuture<?> missing(long offset, int length, boolean stage) {
         CompletableFuture<?> all = null;
         long pos = offset;
         long end = offset + length;
@@ -267,7 +306,8 @@ public final class CacheTarget implements BlockTarget {
             int n = (int) Math.min(blockSize - in, end - pos);
             long loc = needsStore(block, in, n);
             if (loc != 0) {
-                CompletableFuture<CleanBlock> f = fetch(block, loc);
+                int b = block;
+                CompletableFuture<?> f = stage ? fetch(block, loc).thenAccept(c -> prefetched.put(b, c)) : fetch(block, loc);
                 all = all == null ? f : CompletableFuture.allOf(all, f);
             }
             pos += n;
@@ -289,6 +329,10 @@ public final class CacheTarget implements BlockTarget {
             return 0;
         }
         CleanBlock c = clean.getIfPresent(block);
+        if (c != null && c.location() == loc) {
+            return 0;
+        }
+        c = prefetched.get(block);
         return c != null && c.location() == loc ? 0 : loc;
     }
 
@@ -465,6 +509,7 @@ public final class CacheTarget implements BlockTarget {
         while ((w = waiters.poll()) != null) {
             w.done.complete(w.tag, -EIO);
         }
+        prefetched.clear();
         journal.close();
         release();
     }

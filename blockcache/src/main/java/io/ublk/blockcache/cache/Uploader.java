@@ -231,8 +231,10 @@ final class Uploader implements Runnable {
         try {
             spill(victim);
         } catch (IOException e) {
-            LOG.warn("volume '{}': cannot spill epoch {} to the journal, keeping it in memory: {}", volume.name,
-                    victim.number(), e.toString());
+            if (!stopping) {
+                LOG.warn("volume '{}': cannot spill epoch {} to the journal, keeping it in memory: {}", volume.name,
+                        victim.number(), e.toString());
+            }
             return false;
         }
         spilledEpochs.add(victim.number());

@@ -44,8 +44,38 @@ final class TimedStore implements InvocationHandler {
                 new Class<?>[] {ObjectStore.class}, this);
     }
 
+    /** While not done, PUTs wait for it before they start (a diagnostic: writes first, then uploads alone). */
+    private volatile CompletableFuture<Void> gate;
+
+    /** Holds every PUT from now until {@link #releasePuts}. */
+    void holdPuts() {
+        gate = new CompletableFuture<>();
+    }
+
+    void releasePuts() {
+        CompletableFuture<Void> g = gate;
+        gate = null;
+        if (g != null) {
+            g.complete(null);
+        }
+    }
+
     @Override
     public Object invoke(Object proxy, Method m, Object[] args) throws Throwable {
+        CompletableFuture<Void> g = gate;
+        if (g != null && m.getName().startsWith("put") && m.getReturnType() == CompletableFuture.class) {
+            return g.thenCompose(v -> {
+                try {
+                    return (CompletableFuture<?>) timed(m, args);
+                } catch (Throwable e) {
+                    return CompletableFuture.failedFuture(e);
+                }
+            });
+        }
+        return timed(m, args);
+    }
+
+    private Object timed(Method m, Object[] args) throws Throwable {
         boolean put = m.getName().startsWith("put") && args != null && args.length >= 2 && args[1] instanceof byte[];
         long t = 0;
         if (put) {

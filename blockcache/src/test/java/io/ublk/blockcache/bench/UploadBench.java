@@ -84,13 +84,18 @@ public final class UploadBench {
 
         try (S3AsyncClient client = rawClient(storeConfig, creds)) {
             raw(client, bucket, "warm/", warmup, objectSize, parallelism);
-            cache(storeConfig.withPrefix("warm"), creds, cacheDir, "warm", (long) warmup * objectSize, writeSize, writers, "warm", null);
+            cache(storeConfig.withPrefix("warm"), creds, cacheDir, "warm", (long) warmup * objectSize, writeSize, writers, "warm", null, false);
             double[] r = raw(client, bucket, "raw/", objects, objectSize, parallelism);
             out("raw_seconds", r[0]);
             out("raw_mibps", r[1]);
             out("raw_mean_in_flight", r[2]);
         }
-        cache(storeConfig.withPrefix("cache"), creds, cacheDir, "bench", total, writeSize, writers, "cache", timeline);
+        cache(storeConfig.withPrefix("cache"), creds, cacheDir, "bench", total, writeSize, writers, "cache", timeline, false);
+        if (a.containsKey("gated")) {
+            // Diagnostic: the same with every PUT held until the writes are done, so writing and
+            // uploading do not share the CPUs; upload MiB/s then counts from the release.
+            cache(storeConfig.withPrefix("gated"), creds, cacheDir, "gated", total, writeSize, writers, "gated", timeline, true);
+        }
     }
 
     /** The same client {@link S3ObjectStore} builds for this config. */
@@ -163,13 +168,16 @@ public final class UploadBench {
 
     /** Writes a new volume of {@code total} bytes sequentially, drains it, prints the numbers under {@code label}. */
     private static void cache(S3StoreConfig storeConfig, StaticCredentialsProvider creds, Path cacheDir, String volume,
-            long total, int writeSize, int writers, String label, Path timeline) throws Exception {
+            long total, int writeSize, int writers, String label, Path timeline, boolean gated) throws Exception {
         CacheConfig config = CacheConfig.of(cacheDir, volume, total)
                 .withSizes(total + (64L << 20), CacheConfig.DEFAULT_CLEAN_CACHE, CacheConfig.DEFAULT_SEGMENT);
         TimedStore timed = TimedStore.wrap(new S3ObjectStore(storeConfig, creds));
         try (var store = timed.store(); CacheTarget cache = CacheTarget.open(config, store);
                 Arena arena = Arena.ofShared()) {
             timed.reset(); // the volume header written by open is not part of the run
+            if (gated) {
+                timed.holdPuts();
+            }
             // Random source bytes, like a bounce slot's; each write takes a different slice.
             MemorySegment src = arena.allocate(1 << 20);
             byte[] noise = new byte[1 << 20];
@@ -210,6 +218,9 @@ public final class UploadBench {
                 Thread.onSpinWait();
             }
             long written = System.nanoTime();
+            if (gated) {
+                timed.releasePuts();
+            }
             cache.drain();
             long drained = System.nanoTime();
             if (errors.get() > 0) {

@@ -27,6 +27,49 @@ class CacheConcurrencyTest {
 
     @TempDir Path tmp;
 
+    /** Many reads at once over more blocks than the clean cache holds: every one must answer its bytes. */
+    @Test
+    void concurrentReadsThroughAThrashingCleanCacheNeverFail() throws Exception {
+        int bs = 128 * 1024;
+        int blocks = 256;
+        byte[] model = new byte[blocks * bs];
+        new Random(5).nextBytes(model);
+        try (LocalObjectStore store = new LocalObjectStore(tmp.resolve("store"))) {
+            CacheConfig c = CacheConfig.of(tmp.resolve("cache"), "v", model.length)
+                    .withSizes(64L * bs, 8L << 20, 2L << 20).withUpload(Duration.ofMillis(200), 2);
+            try (CacheTarget t = CacheTarget.open(c, store); Io io = new Io(t)) {
+                for (int off = 0; off < model.length; off += 16 * bs) {
+                    io.write(off, Arrays.copyOfRange(model, off, off + 16 * bs), 0);
+                }
+                t.drain();
+            }
+            // a cold folder: every block comes from the store, through a cache of 64 blocks
+            try (CacheTarget t = CacheTarget.open(c.withSizes(64L * bs, 8L << 20, 2L << 20), store)) {
+                ExecutorService pool = Executors.newFixedThreadPool(16);
+                List<Future<?>> done = new ArrayList<>();
+                for (int k = 0; k < 16; k++) {
+                    int thread = k;
+                    done.add(pool.submit(() -> {
+                        Random r = new Random(thread);
+                        try (Io io = new Io(t)) {
+                            for (int i = 0; i < 64; i++) {
+                                int len = r.nextBoolean() ? bs : 64 * 1024;
+                                int off = 512 * r.nextInt((model.length - len) / 512);
+                                assertThat(io.read(off, len)).isEqualTo(Arrays.copyOfRange(model, off, off + len));
+                            }
+                        }
+                        return null;
+                    }));
+                }
+                for (Future<?> f : done) {
+                    f.get();
+                }
+                pool.shutdown();
+                assertThat(t.stats().readMisses()).isGreaterThan(64);
+            }
+        }
+    }
+
     @Test
     void parallelWritersSurviveACrash() throws Exception {
         long seed = System.nanoTime();
