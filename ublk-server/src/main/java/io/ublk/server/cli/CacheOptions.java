@@ -22,8 +22,14 @@ final class CacheOptions {
     @Option(names = "--block-size", converter = SizeConverter.class, description = "Block size of a new volume (power of two, 4KiB..4MiB). Default: 128KiB.")
     Long blockSize;
 
-    @Option(names = "--max-dirty", converter = SizeConverter.class, description = "Dirty bytes before writes wait for uploads. Default: 256MiB.")
+    @Option(names = "--max-dirty", converter = SizeConverter.class, description = "Dirty bytes (in memory or only in the journal) before writes wait for uploads. Default: 1GiB.")
     Long maxDirty;
+
+    @Option(names = "--dirty-memory", converter = SizeConverter.class, description = "Dirty bytes kept in memory; above it, data waiting to upload stays in the journal only. Default: 256MiB.")
+    Long dirtyMemory;
+
+    @Option(names = "--upload-parallelism", description = "Segment PUTs in flight at once per volume. Default: 4.")
+    Integer uploadParallelism;
 
     @Option(names = "--clean-cache", converter = SizeConverter.class, description = "Clean (uploaded or fetched) bytes kept in memory. Default: 256MiB.")
     Long cleanCache;
@@ -41,6 +47,8 @@ final class CacheOptions {
         StoreOptions.addIf(g, volume != null, "--volume");
         StoreOptions.addIf(g, blockSize != null, "--block-size");
         StoreOptions.addIf(g, maxDirty != null, "--max-dirty");
+        StoreOptions.addIf(g, dirtyMemory != null, "--dirty-memory");
+        StoreOptions.addIf(g, uploadParallelism != null, "--upload-parallelism");
         StoreOptions.addIf(g, cleanCache != null, "--clean-cache");
         StoreOptions.addIf(g, segmentSize != null, "--segment-size");
         StoreOptions.addIf(g, uploadDelay != null, "--upload-delay");
@@ -71,8 +79,10 @@ final class CacheOptions {
         c = c.withSizes(maxDirty != null ? maxDirty : c.maxDirtyBytes(),
                 cleanCache != null ? cleanCache : c.cleanCacheBytes(),
                 segmentSize != null ? segmentSize : c.segmentBytes());
-        if (uploadDelay != null) {
-            c = c.withUpload(uploadDelay, c.uploadParallelism());
+        c = c.withUpload(uploadDelay != null ? uploadDelay : c.uploadDelay(),
+                uploadParallelism != null ? uploadParallelism : c.uploadParallelism());
+        if (dirtyMemory != null) {
+            c = c.withDirtyMemory(dirtyMemory);
         }
         return c;
     }
