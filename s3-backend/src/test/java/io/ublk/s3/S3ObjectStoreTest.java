@@ -104,12 +104,14 @@ class S3ObjectStoreTest extends ObjectStoreContractTest {
     @Test
     void wrongSecretIsRefusedWithoutRetrying() {
         var wrong = StaticCredentialsProvider.create(AwsBasicCredentials.create(S3ProxyServer.IDENTITY, "not-the-secret"));
+        // A GET: a PUT's body may still be on the wire when s3proxy answers 403 and closes the
+        // connection, and a reset connection is rightly retried.
         try (S3ObjectStore denied = new S3ObjectStore(S3ProxyServer.config(server.endpoint()), wrong)) {
-            assertThatThrownBy(() -> await(denied.put("k", bytes(1, 1))))
+            assertThatThrownBy(() -> await(denied.get("k")))
                     .isInstanceOf(StoreException.class)
                     .hasMessageContaining("403")
                     .hasMessageContaining("1 attempt");
-            assertThat(denied.stats().requests(StoreStats.Kind.PUT)).isEqualTo(1);
+            assertThat(denied.stats().requests(StoreStats.Kind.GET)).isEqualTo(1);
             assertThat(denied.stats().retries()).isZero();
             assertThat(denied.stats().failures()).isEqualTo(1);
         }
