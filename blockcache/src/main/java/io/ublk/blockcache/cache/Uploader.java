@@ -335,18 +335,26 @@ final class Uploader implements Runnable {
         int bs = volume.blockSize();
         long gen = volume.generation + 1;
         List<SegmentPlan> plans = plan(blocks, source, gen);
-        List<CompletableFuture<String>> puts = new ArrayList<>();
+        // A sliding window of PUTs: the next segment is made while the others are on the wire, and
+        // goes up as soon as any of them is done, never waiting for a whole batch.
+        ArrayDeque<CompletableFuture<String>> window = new ArrayDeque<>();
         long bytes = 0;
         for (SegmentPlan p : plans) {
             byte[] object = p.encode(volume.header.uuid(), gen, blocks, source, bs);
             bytes += object.length;
-            puts.add(volume.store().put(p.key, object));
-            if (puts.size() >= config.uploadParallelism()) {
-                Volume.await(CompletableFuture.allOf(puts.toArray(CompletableFuture[]::new)));
-                puts.clear();
+            while (window.size() >= config.uploadParallelism()) {
+                Volume.await(CompletableFuture.anyOf(window.toArray(CompletableFuture[]::new)));
+                window.removeIf(f -> {
+                    if (f.isDone()) {
+                        Volume.await(f); // throws if it failed
+                        return true;
+                    }
+                    return false;
+                });
             }
+            window.add(volume.store().put(p.key, object));
         }
-        Volume.await(CompletableFuture.allOf(puts.toArray(CompletableFuture[]::new)));
+        Volume.await(CompletableFuture.allOf(window.toArray(CompletableFuture[]::new)));
         stats.segmentPuts.add(plans.size());
 
         long[] locations = new long[blocks.length];
