@@ -40,6 +40,30 @@ public interface ObjectStore extends AutoCloseable {
     /** Creates or replaces the object; answers its new etag. */
     CompletableFuture<String> put(String key, byte[] data);
 
+    /**
+     * Creates or replaces the object with the concatenation of {@code parts} (each from its
+     * position to its limit); answers its new etag. Lets a caller that holds an object in pieces
+     * (a segment: header and block buffers) send it without first copying it into one array. The
+     * buffers are read, not kept, and must not change until the answer. This default copies.
+     */
+    default CompletableFuture<String> put(String key, List<java.nio.ByteBuffer> parts) {
+        long total = 0;
+        for (java.nio.ByteBuffer b : parts) {
+            total += b.remaining();
+        }
+        if (total > Integer.MAX_VALUE - 8) {
+            return CompletableFuture.failedFuture(new StoreException("object too large for one array: " + key));
+        }
+        byte[] all = new byte[(int) total];
+        int at = 0;
+        for (java.nio.ByteBuffer b : parts) {
+            int n = b.remaining();
+            b.duplicate().get(all, at, n);
+            at += n;
+        }
+        return put(key, all);
+    }
+
     /** Creates the object only if no object has the key ({@code If-None-Match: *}); else {@link PreconditionFailedException}. */
     CompletableFuture<String> putIfAbsent(String key, byte[] data);
 

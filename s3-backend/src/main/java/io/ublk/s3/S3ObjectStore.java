@@ -1,5 +1,6 @@
 package io.ublk.s3;
 
+import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -173,6 +174,27 @@ public final class S3ObjectStore implements ObjectStore {
             return multipart.upload(key, data, request -> n -> client.completeMultipartUpload(request.build()));
         }
         return putObject(key, data, UnaryOperator.identity(), new AtomicInteger());
+    }
+
+    /** Sends the parts as they are (no copy) unless the object is large enough for a multipart upload. */
+    @Override
+    public CompletableFuture<String> put(String key, List<ByteBuffer> parts) {
+        long total = 0;
+        for (ByteBuffer b : parts) {
+            total += b.remaining();
+        }
+        if (total > config.multipartThreshold()) {
+            return ObjectStore.super.put(key, parts);
+        }
+        long length = total;
+        PutObjectRequest request = PutObjectRequest.builder()
+                .bucket(config.bucket()).key(config.objectKey(key)).contentLength(length).build();
+        return calls.call(StoreStats.Kind.PUT, key, n -> {
+            stats.out(length);
+            // every attempt reads the parts from their start
+            ByteBuffer[] body = parts.stream().map(ByteBuffer::duplicate).toArray(ByteBuffer[]::new);
+            return client.putObject(request, AsyncRequestBody.fromRemainingByteBuffersUnsafe(body));
+        }).thenApply(r -> Etags.unquote(r.eTag()));
     }
 
     @Override

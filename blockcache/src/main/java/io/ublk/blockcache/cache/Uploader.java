@@ -340,8 +340,8 @@ final class Uploader implements Runnable {
         ArrayDeque<CompletableFuture<String>> window = new ArrayDeque<>();
         long bytes = 0;
         for (SegmentPlan p : plans) {
-            byte[] object = p.encode(volume.header.uuid(), gen, blocks, source, bs);
-            bytes += object.length;
+            List<java.nio.ByteBuffer> object = p.encode(volume.header.uuid(), gen, blocks, source, bs);
+            bytes += p.bytes;
             while (window.size() >= config.uploadParallelism()) {
                 Volume.await(CompletableFuture.anyOf(window.toArray(CompletableFuture[]::new)));
                 window.removeIf(f -> {
@@ -611,8 +611,15 @@ final class Uploader implements Runnable {
             this.zeros = zeros;
         }
 
-        /** Makes the object: reads each block (merging or reading back spilled ones), checksums it, lays it out. */
-        byte[] encode(java.util.UUID uuid, long gen, int[] blockNos, Source in, int bs) {
+        /** Object bytes, once encoded. */
+        long bytes;
+
+        /**
+         * Makes the object: reads each block (merging, or reading back spilled ones) and checksums
+         * it. Answers the header and the blocks' own arrays as the object's parts: nothing is
+         * copied into one big array (the blocks do not change: frozen versions are never written).
+         */
+        List<java.nio.ByteBuffer> encode(java.util.UUID uuid, long gen, int[] blockNos, Source in, int bs) {
             int count = zeros.size() + withData.size();
             long[] blocks = new long[count];
             int[] kinds = new int[count];
@@ -627,12 +634,12 @@ final class Uploader implements Runnable {
                 source[e] = -1;
                 e++;
             }
-            int headerBytes = SegmentHeader.headerBytes(count);
-            byte[] out = new byte[headerBytes + withData.size() * bs];
+            List<java.nio.ByteBuffer> parts = new ArrayList<>(withData.size() + 1);
+            parts.add(null);
             int slot = 0;
             for (int i : withData) {
                 byte[] data = in.bytes(i);
-                System.arraycopy(data, 0, out, headerBytes + slot * bs, bs);
+                parts.add(java.nio.ByteBuffer.wrap(data, 0, bs));
                 blocks[e] = blockNos[i];
                 kinds[e] = SegmentHeader.DATA;
                 args[e] = slot++;
@@ -641,9 +648,9 @@ final class Uploader implements Runnable {
                 e++;
             }
             header = new SegmentHeader(uuid, gen, blocks, kinds, args, crcs);
-            byte[] h = header.encode();
-            System.arraycopy(h, 0, out, 0, h.length);
-            return out;
+            parts.set(0, java.nio.ByteBuffer.wrap(header.encode()));
+            bytes = header.headerBytes + (long) withData.size() * bs;
+            return parts;
         }
     }
 }

@@ -75,11 +75,25 @@ final class TimedStore implements InvocationHandler {
         return timed(m, args);
     }
 
+    /** Bytes a put sends: an array, or buffers (each from its position). */
+    private static int length(Object body) {
+        if (body instanceof byte[] b) {
+            return b.length;
+        }
+        long n = 0;
+        for (Object o : (java.util.List<?>) body) {
+            n += ((java.nio.ByteBuffer) o).remaining();
+        }
+        return (int) n;
+    }
+
     private Object timed(Method m, Object[] args) throws Throwable {
-        boolean put = m.getName().startsWith("put") && args != null && args.length >= 2 && args[1] instanceof byte[];
+        boolean put = m.getName().startsWith("put") && args != null && args.length >= 2
+                && (args[1] instanceof byte[] || args[1] instanceof java.util.List<?>);
+        int length = put ? length(args[1]) : 0;
         long t = 0;
         if (put) {
-            t = started(((byte[]) args[1]).length);
+            t = started(length);
         }
         Object r;
         try {
@@ -93,7 +107,6 @@ final class TimedStore implements InvocationHandler {
         if (put && r instanceof CompletableFuture<?> f) {
             long start = t;
             String key = (String) args[0];
-            int length = ((byte[]) args[1]).length;
             return f.whenComplete((v, ex) -> ended(start, key, length));
         }
         return r;
