@@ -198,13 +198,7 @@ final class Journal implements AutoCloseable {
 
     @Override
     public void close() {
-        closing = true;
-        LockSupport.unpark(syncer);
-        try {
-            syncer.join();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        stopSyncer();
         try {
             if (failure == null) {
                 forceAll();
@@ -212,14 +206,16 @@ final class Journal implements AutoCloseable {
         } catch (IOException e) {
             fail(e);
         }
-        for (JournalFile f : files) {
-            f.closeQuietly();
-            f.closeReader();
-        }
+        closeFiles();
     }
 
     /** Stops the syncer without forcing anything: what a crash leaves (tests). */
     void abandon() {
+        stopSyncer();
+        closeFiles();
+    }
+
+    private void stopSyncer() {
         closing = true;
         LockSupport.unpark(syncer);
         try {
@@ -227,6 +223,9 @@ final class Journal implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+    }
+
+    private void closeFiles() {
         for (JournalFile f : files) {
             f.closeQuietly();
             f.closeReader();

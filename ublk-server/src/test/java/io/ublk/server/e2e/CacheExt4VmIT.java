@@ -37,12 +37,7 @@ class CacheExt4VmIT {
     @BeforeAll
     static void needsUblkAndExt4() throws IOException {
         RealUblk.require();
-        if (!Files.readString(Path.of("/proc/filesystems")).contains("\text4\n")) {
-            String tree = System.getenv("UBLK_VM_KERNEL_TREE");
-            List<String> cmd = tree == null ? List.of("modprobe", "ext4") : List.of("modprobe", "-d", tree, "ext4");
-            Cmd.Result r = Cmd.run(CMD, Path.of("/"), cmd);
-            assertThat(r.exit()).as("this test needs ext4: %s", r.describe()).isZero();
-        }
+        Ext4.require();
     }
 
     @Test

@@ -78,35 +78,22 @@ class CacheS3VmIT {
     }
 
     private static List<String> seqJob() {
-        return verified(device(0), "seq", "--rw=write", "--bs=128k", "--size=64M", "--ioengine=io_uring",
+        return Fio.verified(device(0), "seq", "--rw=write", "--bs=128k", "--size=64M", "--ioengine=io_uring",
                 "--iodepth=16");
     }
 
     private static List<String> randJob() {
         // 16 KiB writes at random offsets: partial blocks (128 KiB) the cache must merge.
-        return verified(device(1), "rand", "--rw=randwrite", "--bs=16k", "--size=32M", "--ioengine=io_uring",
+        return Fio.verified(device(1), "rand", "--rw=randwrite", "--bs=16k", "--size=32M", "--ioengine=io_uring",
                 "--iodepth=32", "--randseed=4711");
-    }
-
-    private static List<String> verified(Path dev, String name, String... more) {
-        List<String> a = new ArrayList<>(List.of("--name=" + name, "--filename=" + dev, "--direct=1",
-                "--verify=crc32c", "--verify_fatal=1"));
-        a.addAll(List.of(more));
-        return a;
-    }
-
-    private static List<String> plus(List<String> a, String... more) {
-        List<String> r = new ArrayList<>(a);
-        r.addAll(List.of(more));
-        return r;
     }
 
     @Test
     @Order(1)
     void sequentialWriteThenVerify() {
-        Fio.Result w = CacheFixture.fio(server, dir, FIO_TIMEOUT, plus(seqJob(), "--do_verify=0"));
+        Fio.Result w = CacheFixture.fio(server, dir, FIO_TIMEOUT, Fio.plus(seqJob(), "--do_verify=0"));
         assertThat(w.job("seq").writeBytes()).isEqualTo(64 * MIB);
-        Fio.Result v = CacheFixture.fio(server, dir, FIO_TIMEOUT, plus(seqJob(), "--verify_only"));
+        Fio.Result v = CacheFixture.fio(server, dir, FIO_TIMEOUT, Fio.plus(seqJob(), "--verify_only"));
         assertThat(v.job("seq").readBytes()).as("bytes read back and verified").isEqualTo(64 * MIB);
         server.assertAlive();
     }
@@ -114,9 +101,9 @@ class CacheS3VmIT {
     @Test
     @Order(2)
     void randomWriteThenVerify() {
-        Fio.Result w = CacheFixture.fio(server, dir, FIO_TIMEOUT, plus(randJob(), "--do_verify=0"));
+        Fio.Result w = CacheFixture.fio(server, dir, FIO_TIMEOUT, Fio.plus(randJob(), "--do_verify=0"));
         assertThat(w.job("rand").writeBytes()).isEqualTo(32 * MIB);
-        Fio.Result v = CacheFixture.fio(server, dir, FIO_TIMEOUT, plus(randJob(), "--verify_only"));
+        Fio.Result v = CacheFixture.fio(server, dir, FIO_TIMEOUT, Fio.plus(randJob(), "--verify_only"));
         assertThat(v.job("rand").readBytes()).isEqualTo(32 * MIB);
         server.assertAlive();
     }
@@ -124,7 +111,7 @@ class CacheS3VmIT {
     @Test
     @Order(3)
     void mixedRandRwWithInlineVerify() {
-        Fio.Result r = CacheFixture.fio(server, dir, FIO_TIMEOUT, verified(device(2), "mixed", "--rw=randrw", "--rwmixwrite=50",
+        Fio.Result r = CacheFixture.fio(server, dir, FIO_TIMEOUT, Fio.verified(device(2), "mixed", "--rw=randrw", "--rwmixwrite=50",
                 "--bs=8k", "--size=16M", "--ioengine=io_uring", "--iodepth=16", "--verify_backlog=16"));
         Fio.Job j = r.job("mixed");
         assertThat(j.writeIos()).isGreaterThan(500);
@@ -164,7 +151,7 @@ class CacheS3VmIT {
         List<String> rand = randJob();
         server.stop();
         Cmd.Result drain = ServerProcess.cli(dir, Duration.ofMinutes(5), S3ProxyProcess.env(),
-                plus(List.of("drain", "--count", "3", "--volume", "s3", "--cache-dir", dir.resolve("cache").toString()),
+                Fio.plus(List.of("drain", "--count", "3", "--volume", "s3", "--cache-dir", dir.resolve("cache").toString()),
                         s3.storeArgs().toArray(String[]::new)).toArray(String[]::new)).ok();
         System.err.println("[e2e] " + drain.out().strip().replace("\n", "\n[e2e] "));
         assertThat(drain.out().lines()).hasSize(3).allMatch(l -> l.startsWith("drained s3-"));
@@ -175,9 +162,9 @@ class CacheS3VmIT {
         // (The kernel's partition scan at START_DEV already read a few blocks.)
         Metrics before = Metrics.scrape(metricsPort);
 
-        Fio.Result v0 = CacheFixture.fio(server, dir, FIO_TIMEOUT, plus(retarget(seq, device(0)), "--verify_only"));
+        Fio.Result v0 = CacheFixture.fio(server, dir, FIO_TIMEOUT, Fio.plus(retarget(seq, device(0)), "--verify_only"));
         assertThat(v0.job("seq").readBytes()).isEqualTo(64 * MIB);
-        Fio.Result v1 = CacheFixture.fio(server, dir, FIO_TIMEOUT, plus(retarget(rand, device(1)), "--verify_only"));
+        Fio.Result v1 = CacheFixture.fio(server, dir, FIO_TIMEOUT, Fio.plus(retarget(rand, device(1)), "--verify_only"));
         assertThat(v1.job("rand").readBytes()).isEqualTo(32 * MIB);
 
         Metrics after = Metrics.scrape(metricsPort);

@@ -10,7 +10,6 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.HexFormat;
-import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.TreeMap;
@@ -40,13 +39,7 @@ class Ext4VmIT {
     @BeforeAll
     static void needsUblkAndExt4() throws IOException {
         RealUblk.require();
-        if (!Files.readString(Path.of("/proc/filesystems")).contains("\text4\n")) {
-            // The guest boots with few modules; vm-run names the kernel's module tree.
-            String tree = System.getenv("UBLK_VM_KERNEL_TREE");
-            List<String> cmd = tree == null ? List.of("modprobe", "ext4") : List.of("modprobe", "-d", tree, "ext4");
-            Cmd.Result r = Cmd.run(CMD, Path.of("/"), cmd);
-            assertThat(r.exit()).as("this test needs ext4: %s", r.describe()).isZero();
-        }
+        Ext4.require();
     }
 
     @Test

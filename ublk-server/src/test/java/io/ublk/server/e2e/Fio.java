@@ -41,6 +41,21 @@ final class Fio {
 
     private Fio() {}
 
+    /** A fio job on {@code dev} that writes crc32c-verifiable data and stops at the first mismatch. */
+    static List<String> verified(Path dev, String name, String... more) {
+        List<String> a = new ArrayList<>(List.of("--name=" + name, "--filename=" + dev, "--direct=1",
+                "--verify=crc32c", "--verify_fatal=1"));
+        a.addAll(List.of(more));
+        return a;
+    }
+
+    /** {@code a} with more arguments after it. */
+    static List<String> plus(List<String> a, String... more) {
+        List<String> r = new ArrayList<>(a);
+        r.addAll(List.of(more));
+        return r;
+    }
+
     static Result run(Path workDir, Duration timeout, List<String> args) {
         List<String> cmd = new ArrayList<>();
         cmd.add("fio");

@@ -58,39 +58,26 @@ class FioVerifyVmIT {
         }
     }
 
-    private static List<String> verified(Path dev, String name, String... more) {
-        List<String> a = new ArrayList<>(List.of("--name=" + name, "--filename=" + dev, "--direct=1",
-                "--verify=crc32c", "--verify_fatal=1"));
-        a.addAll(List.of(more));
-        return a;
-    }
-
-    private static List<String> plus(List<String> a, String... more) {
-        List<String> r = new ArrayList<>(a);
-        r.addAll(List.of(more));
-        return r;
-    }
-
     @Test
     void sequentialWriteThenReadVerify256MiB() {
-        List<String> job = verified(server.device(0), "seq", "--rw=write", "--bs=128k", "--size=256M",
+        List<String> job = Fio.verified(server.device(0), "seq", "--rw=write", "--bs=128k", "--size=256M",
                 "--ioengine=io_uring", "--iodepth=16");
-        Fio.Result w = Fio.run(dir, FIO_TIMEOUT, plus(job, "--do_verify=0"));
+        Fio.Result w = Fio.run(dir, FIO_TIMEOUT, Fio.plus(job, "--do_verify=0"));
         assertThat(w.job("seq").writeBytes()).isEqualTo(256 * MIB);
         assertThat(w.job("seq").readBytes()).isZero();
 
-        Fio.Result v = Fio.run(dir, FIO_TIMEOUT, plus(job, "--verify_only"));
+        Fio.Result v = Fio.run(dir, FIO_TIMEOUT, Fio.plus(job, "--verify_only"));
         assertThat(v.job("seq").readBytes()).as("bytes read back and verified").isEqualTo(256 * MIB);
     }
 
     @Test
     void randomWriteThenVerify() {
-        List<String> job = verified(server.device(1), "rand", "--rw=randwrite", "--bs=16k", "--size=64M",
+        List<String> job = Fio.verified(server.device(1), "rand", "--rw=randwrite", "--bs=16k", "--size=64M",
                 "--ioengine=io_uring", "--iodepth=32", "--randseed=4711");
-        Fio.Result w = Fio.run(dir, FIO_TIMEOUT, plus(job, "--do_verify=0"));
+        Fio.Result w = Fio.run(dir, FIO_TIMEOUT, Fio.plus(job, "--do_verify=0"));
         assertThat(w.job("rand").writeBytes()).isEqualTo(64 * MIB);
 
-        Fio.Result v = Fio.run(dir, FIO_TIMEOUT, plus(job, "--verify_only"));
+        Fio.Result v = Fio.run(dir, FIO_TIMEOUT, Fio.plus(job, "--verify_only"));
         assertThat(v.job("rand").readBytes()).isEqualTo(64 * MIB);
     }
 
@@ -98,7 +85,7 @@ class FioVerifyVmIT {
     void mixedRandRwWithInlineVerify() {
         // verify_backlog: every 16 written blocks are read back and checked while the mix goes on;
         // the final verify phase checks every block written.
-        Fio.Result r = Fio.run(dir, FIO_TIMEOUT, verified(server.device(2), "mixed", "--rw=randrw",
+        Fio.Result r = Fio.run(dir, FIO_TIMEOUT, Fio.verified(server.device(2), "mixed", "--rw=randrw",
                 "--rwmixwrite=50", "--bs=8k", "--size=32M", "--ioengine=io_uring", "--iodepth=16",
                 "--verify_backlog=16"));
         Fio.Job j = r.job("mixed");
@@ -118,9 +105,9 @@ class FioVerifyVmIT {
     }
 
     private static void bsrange(Path dev, String engine, String... more) {
-        List<String> job = verified(dev, "bsrange-" + engine, "--rw=randwrite", "--bsrange=512-128k", "--size=32M",
+        List<String> job = Fio.verified(dev, "bsrange-" + engine, "--rw=randwrite", "--bsrange=512-128k", "--size=32M",
                 "--ioengine=" + engine);
-        Fio.Result r = Fio.run(dir, FIO_TIMEOUT, plus(job, more));
+        Fio.Result r = Fio.run(dir, FIO_TIMEOUT, Fio.plus(job, more));
         Fio.Job j = r.job("bsrange-" + engine);
         assertThat(j.writeBytes()).isEqualTo(32 * MIB);
         assertThat(j.readBytes()).as("verify reads").isEqualTo(32 * MIB);
