@@ -422,7 +422,14 @@ public final class CacheTarget implements BlockTarget {
     void resumeWaiters() {
         PendingWrite w;
         while (stats.dirtyBytes.get() < config.maxDirtyBytes() && (w = waiters.poll()) != null) {
-            int r = broken() ? -EIO : writeNow(w.offset, w.src, w.length, w.flags, w.tag, w.done);
+            int r;
+            try {
+                r = broken() ? -EIO : writeNow(w.offset, w.src, w.length, w.flags, w.tag, w.done);
+            } catch (RuntimeException e) {
+                // e.g. a buffer this thread may not touch: that write fails, the uploader lives on
+                LOG.error("volume '{}': a queued write failed", volume.name, e);
+                r = -EIO;
+            }
             if (r != PENDING) {
                 w.done.complete(w.tag, r);
             }

@@ -123,32 +123,44 @@ final class Uploader implements Runnable {
     @Override
     public void run() {
         while (!stopping && fenced == null) {
-            boolean worked = false;
-            if (backlog.size() < MAX_BACKLOG && freezeDue()) {
-                backlog.add(dirty.freeze());
-                worked = true;
-            }
-            if (stats.dirtyMemory() > config.dirtyMemoryBytes()) {
-                worked |= spillNewest();
-            }
-            if (!backlog.isEmpty() && System.nanoTime() - nextAttempt >= 0) {
-                worked |= commitOldest();
-            }
-            target.resumeWaiters();
-            if (backlog.isEmpty() && fenced == null && !stopping && !target.hasWaiters()) {
-                try {
-                    maybeCompact();
-                } catch (RuntimeException e) {
-                    if (!stopping) {
-                        stats.uploadFailures.increment();
-                        LOG.warn("volume '{}': compaction failed (retried later): {}", volume.name, e.toString());
-                    }
-                }
-            }
-            deleteDue();
-            if (!worked) {
+            try {
+                turn();
+            } catch (RuntimeException e) {
+                // A bug must not stop uploads for good (writes would wait forever): say it, go on.
+                stats.uploadFailures.increment();
+                LOG.error("volume '{}': uploader turn failed", volume.name, e);
                 LockSupport.parkNanos(POLL_NANOS);
             }
+        }
+    }
+
+    /** One turn: freeze, spill, commit, resume waiting writes, compact, delete. */
+    private void turn() {
+        boolean worked = false;
+        if (backlog.size() < MAX_BACKLOG && freezeDue()) {
+            backlog.add(dirty.freeze());
+            worked = true;
+        }
+        if (stats.dirtyMemory() > config.dirtyMemoryBytes()) {
+            worked |= spillNewest();
+        }
+        if (!backlog.isEmpty() && System.nanoTime() - nextAttempt >= 0) {
+            worked |= commitOldest();
+        }
+        target.resumeWaiters();
+        if (backlog.isEmpty() && fenced == null && !stopping && !target.hasWaiters()) {
+            try {
+                maybeCompact();
+            } catch (RuntimeException e) {
+                if (!stopping) {
+                    stats.uploadFailures.increment();
+                    LOG.warn("volume '{}': compaction failed (retried later): {}", volume.name, e.toString());
+                }
+            }
+        }
+        deleteDue();
+        if (!worked) {
+            LockSupport.parkNanos(POLL_NANOS);
         }
     }
 

@@ -34,7 +34,8 @@ public final class PutCountBench {
         String pattern = a.getOrDefault("pattern", "rand4k");
         int io = pattern.equals("rand4k") ? 4096 : 128 * 1024;
         CacheConfig config = CacheConfig.of(cache, "v", volume);
-        try (LocalObjectStore s = new LocalObjectStore(store); Arena arena = Arena.ofConfined()) {
+        // Shared, as a bounce slot is: a write that waits for room is finished by the uploader thread.
+        try (LocalObjectStore s = new LocalObjectStore(store); Arena arena = Arena.ofShared()) {
             MemorySegment buf = arena.allocate(io, 4096);
             SplittableRandom r = new SplittableRandom(1);
             long t0 = System.nanoTime();
