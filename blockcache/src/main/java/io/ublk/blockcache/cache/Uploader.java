@@ -285,7 +285,7 @@ final class Uploader implements Runnable {
             spilled++;
         }
         stats.spilledBlocks.add(spilled);
-        LOG.info("volume '{}': dirty memory over {} bytes: epoch {} keeps its {} blocks in the journal only",
+        LOG.debug("volume '{}': dirty memory over {} bytes: epoch {} keeps its {} blocks in the journal only",
                 volume.name, config.dirtyMemoryBytes(), f.number(), spilled);
     }
 

@@ -88,7 +88,10 @@ public final class ServerMetrics {
         Tags tags = Tags.of("device", Integer.toString(dev.id()), "volume", volume);
         List<Meter> m = new ArrayList<>();
         m.add(Gauge.builder("ublk.cache.dirty.bytes", stats, CacheStats::dirtyBytes).tags(tags)
-                .description("dirty block bytes in memory, not yet in a committed generation").register(registry));
+                .description("dirty block bytes not yet in a committed generation (in memory or only in the journal)")
+                .register(registry));
+        m.add(Gauge.builder("ublk.cache.dirty.memory.bytes", stats, CacheStats::dirtyMemory).tags(tags)
+                .description("dirty block bytes held in memory").register(registry));
         m.add(Gauge.builder("ublk.cache.committed.generation", stats, CacheStats::committedGeneration).tags(tags)
                 .description("the store generation this cache last committed or loaded").register(registry));
         m.add(cacheCounter("ublk.cache.read.hits", "blocks a read found in memory", stats, tags, CacheStats::readHits));
@@ -114,6 +117,14 @@ public final class ServerMetrics {
                 CacheStats::manifestPuts));
         m.add(cacheCounter("ublk.store.checkpoint.puts", "checkpoint objects written", stats, tags,
                 CacheStats::checkpointPuts));
+        m.add(cacheCounter("ublk.cache.spilled.blocks", "dirty blocks whose bytes were left in the journal only (memory bound)",
+                stats, tags, CacheStats::spilledBlocks));
+        m.add(cacheCounter("ublk.cache.compactions", "compaction runs (live blocks of mostly dead segments rewritten)",
+                stats, tags, CacheStats::compactions));
+        m.add(cacheCounter("ublk.cache.compacted.bytes", "live block bytes compaction rewrote", stats, tags,
+                CacheStats::compactedBytes));
+        m.add(cacheCounter("ublk.store.deleted.objects", "store objects deleted once no generation named them", stats,
+                tags, CacheStats::deletedObjects));
         deviceMeters.computeIfAbsent(dev.id(), id -> new ArrayList<>()).addAll(m);
     }
 
