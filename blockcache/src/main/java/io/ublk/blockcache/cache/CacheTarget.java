@@ -276,13 +276,12 @@ public final class CacheTarget implements BlockTarget {
             }
             CleanBlock c = clean.getIfPresent(block);
             if (c == null || c.location() != loc) {
-                c = fetched;
-                if (c == null || c.location() != loc) {
-                    c = prefetched.get(block);
+                c = takePrefetched(block, loc);
+                if (c == null) {
+                    c = fetched;
                     if (c == null || c.location() != loc) {
                         return false;
                     }
-                    prefetched.remove(block, c);
                 }
             }
             MemorySegment.copy(c.data(), in, dst, ValueLayout.JAVA_BYTE, dstAt, n);
@@ -328,12 +327,27 @@ public final class CacheTarget implements BlockTarget {
         if (loc == 0) {
             return 0;
         }
+        return inMemory(block, loc) != null ? 0 : loc;
+    }
+
+    /** A prefetched copy of the committed bytes at {@code loc}, taken by the read it was fetched for; or null. */
+    private CleanBlock takePrefetched(int block, long loc) {
+        CleanBlock c = prefetched.get(block);
+        if (c == null || c.location() != loc) {
+            return null;
+        }
+        prefetched.remove(block, c);
+        return c;
+    }
+
+    /** The committed bytes at {@code loc} if memory holds them: the clean cache, or a prefetch awaiting its read. */
+    private CleanBlock inMemory(int block, long loc) {
         CleanBlock c = clean.getIfPresent(block);
         if (c != null && c.location() == loc) {
-            return 0;
+            return c;
         }
         c = prefetched.get(block);
-        return c != null && c.location() == loc ? 0 : loc;
+        return c != null && c.location() == loc ? c : null;
     }
 
     /** Fetches the committed block into the clean cache; one fetch per block at a time. */
@@ -375,11 +389,8 @@ public final class CacheTarget implements BlockTarget {
         if (loc == 0) {
             return null;
         }
-        CleanBlock c = clean.getIfPresent(block);
-        if (c != null && c.location() == loc) {
-            return c.data();
-        }
-        return Volume.await(fetch(block, loc)).data();
+        CleanBlock c = inMemory(block, loc);
+        return c != null ? c.data() : Volume.await(fetch(block, loc)).data();
     }
 
     // ---- writes
