@@ -2,6 +2,7 @@ package io.ublk.blockcache.cache;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
+import com.github.benmanes.caffeine.cache.RemovalCause;
 import io.ublk.blockcache.BlockTarget;
 import io.ublk.blockcache.Completion;
 import io.ublk.blockcache.IoFlags;
@@ -58,6 +59,9 @@ public final class CacheTarget implements BlockTarget {
     private final Cache<Integer, CleanBlock> clean;
     private final Journal journal;
     private final Uploader uploader;
+    /** Readers of block arrays enter it, so that {@link #arrays} reuses an array only once nobody reads it. */
+    private final ReadGuard guard = new ReadGuard();
+    private final BlockArrays arrays;
     private final AtomicLong nextSeq;
     private final Queue<PendingWrite> waiters = new ConcurrentLinkedQueue<>();
     private final ConcurrentHashMap<Integer, CompletableFuture<CleanBlock>> fetching = new ConcurrentHashMap<>();
@@ -81,19 +85,26 @@ public final class CacheTarget implements BlockTarget {
         this.blockShift = Integer.numberOfTrailingZeros(blockSize);
         this.stats = stats;
         this.journal = journal;
+        this.arrays = new BlockArrays(blockSize, (int) Math.min(config.dirtyMemoryBytes() / blockSize, 1 << 16), guard);
         this.dirty = new DirtyTable(volume.index.blocks(), blockSize, firstEpoch, volume.committedEpoch, stats.dirtyBytes,
-                stats.dirtyMemory);
+                stats.dirtyMemory, arrays);
         long cleanBytes = Math.max(config.cleanCacheBytes(), (long) MIN_CLEAN_BLOCKS * blockSize);
         this.clean = Caffeine.newBuilder()
                 .maximumWeight(cleanBytes)
                 .weigher((Integer b, CleanBlock c) -> c.data().length)
                 .executor(Runnable::run)
+                // evicted, a former dirty version's array is written again by a later write
+                .removalListener((Integer b, CleanBlock c, RemovalCause cause) -> {
+                    if (cause == RemovalCause.SIZE && c != null && c.reused()) {
+                        arrays.retire(c.data());
+                    }
+                })
                 .build();
         this.nextSeq = new AtomicLong(firstSeq);
         this.lockChannel = lockChannel;
         this.lock = lock;
         this.onRelease = onRelease;
-        this.uploader = new Uploader(this, volume, dirty, clean, journal, stats, config);
+        this.uploader = new Uploader(this, volume, dirty, clean, journal, arrays, stats, config);
     }
 
     /**
@@ -177,6 +188,7 @@ public final class CacheTarget implements BlockTarget {
         if (r != 0) {
             return r;
         }
+        int g = guard.enter();
         try {
             if (readNow(offset, dst, length)) {
                 return length;
@@ -184,6 +196,8 @@ public final class CacheTarget implements BlockTarget {
         } catch (java.io.UncheckedIOException e) {
             // A spilled version whose journal file went away: it was committed meanwhile, and the
             // store has it now; read again below.
+        } finally {
+            guard.exit(g);
         }
         // Evicted since the prefetch (or none was made): fetch while holding the slot, and read
         // from the fetched bytes themselves, so a thrashing clean cache cannot starve the read.
@@ -204,8 +218,14 @@ public final class CacheTarget implements BlockTarget {
             if (loc != 0) {
                 all = CompletableFuture.allOf(all, fetch(b, loc).thenAccept(c -> fetched[k] = c));
             } else {
-                // hold on to what the cache has now: it may evict it before the read gets there
-                fetched[k] = clean.getIfPresent(b);
+                // hold on to what the cache has now: it may evict (and reuse) it before the read gets there
+                int g = guard.enter();
+                try {
+                    CleanBlock c = clean.getIfPresent(b);
+                    fetched[k] = c == null ? null : c.detached();
+                } finally {
+                    guard.exit(g);
+                }
             }
         }
         all.whenComplete((v, ex) -> {
@@ -214,6 +234,7 @@ public final class CacheTarget implements BlockTarget {
                 return;
             }
             boolean ok;
+            int g = guard.enter();
             try {
                 ok = readNow(offset, dst, length, fetched, first);
             } catch (java.io.UncheckedIOException e) {
@@ -221,6 +242,8 @@ public final class CacheTarget implements BlockTarget {
                     LOG.warn("volume '{}': cannot read back dirty data from the journal: {}", volume.name, e.getMessage());
                 }
                 ok = false;
+            } finally {
+                guard.exit(g);
             }
             if (ok) {
                 done.complete(tag, length);
@@ -542,6 +565,10 @@ public final class CacheTarget implements BlockTarget {
 
     Journal journal() {
         return journal;
+    }
+
+    BlockArrays arrays() {
+        return arrays;
     }
 
     private void release() {

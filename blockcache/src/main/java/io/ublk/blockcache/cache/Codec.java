@@ -1,5 +1,6 @@
 package io.ublk.blockcache.cache;
 
+import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -65,6 +66,13 @@ final class Codec {
     static int crc32c(byte[] data, int offset, int length) {
         CRC32C crc = new CRC32C();
         crc.update(data, offset, length);
+        return (int) crc.getValue();
+    }
+
+    /** CRC32C of native memory (through a direct buffer view: the intrinsic, no copy). */
+    static int crc32c(MemorySegment data, long offset, int length) {
+        CRC32C crc = new CRC32C();
+        crc.update(data.asSlice(offset, length).asByteBuffer());
         return (int) crc.getValue();
     }
 

@@ -165,36 +165,29 @@ final class DirtyBlock {
     }
 
     /**
-     * The whole block as this version leaves it: its own sectors over {@code base} (null: zeros).
-     * For the uploader: a spilled version is read back from the journal here.
+     * Writes the whole block as this version leaves it into {@code dst[at, at+blockSize)}: its own
+     * sectors over {@code base} (null: zeros; not read when the version is full). For the
+     * uploader: a spilled version is read back from the journal here, straight into dst.
      */
-    byte[] merged(byte[] base, int blockSize) throws IOException {
-        if (zero) {
-            return null;
-        }
-        byte[] bytes = data;
-        if (bytes != null && full) {
-            return bytes;
-        }
-        byte[] out = new byte[blockSize];
-        if (bytes != null) {
-            int sectors = blockSize >>> SECTOR_SHIFT;
-            for (int s = 0; s < sectors; s++) {
-                int off = s << SECTOR_SHIFT;
-                System.arraycopy(isValid(s) ? bytes : base == null ? out : base, off, out, off, 512);
+    void mergeInto(byte[] base, MemorySegment dst, long at, int blockSize) {
+        if (!full) {
+            if (base == null) {
+                io.ublk.blockcache.Zeros.fill(dst, at, blockSize);
+            } else {
+                MemorySegment.copy(base, 0, dst, ValueLayout.JAVA_BYTE, at, blockSize);
             }
-            return out;
         }
-        if (base != null && !full) {
-            System.arraycopy(base, 0, out, 0, blockSize);
-        }
-        overlayPieces(0, blockSize, MemorySegment.ofArray(out), 0);
-        return out;
+        overlay(0, blockSize, dst, at);
     }
 
-    /** Drops the bytes; {@code pieces} must say where they are. Uploader only, frozen versions only. */
-    void spill(Piece[] pieces) {
+    /**
+     * Drops the bytes; {@code pieces} must say where they are. Uploader only, frozen versions
+     * only. Answers the array it held, for {@link BlockArrays#retire}.
+     */
+    byte[] spill(Piece[] pieces) {
+        byte[] old = data;
         this.pieces = Arrays.copyOf(pieces, pieces.length);
         this.data = null;
+        return old;
     }
 }

@@ -54,10 +54,11 @@ final class DirtyTable {
     private final AtomicReferenceArray<DirtyBlock> table;
     private final AtomicLong dirtyBytes;
     private final AtomicLong dirtyMemory;
+    private final BlockArrays arrays;
     private volatile Epoch current;
 
     DirtyTable(int blocks, int blockSize, long firstEpoch, long lowerJournalEpoch, AtomicLong dirtyBytes,
-            AtomicLong dirtyMemory) {
+            AtomicLong dirtyMemory, BlockArrays arrays) {
         this.blocks = blocks;
         this.blockSize = blockSize;
         this.sectors = blockSize >>> DirtyBlock.SECTOR_SHIFT;
@@ -65,6 +66,7 @@ final class DirtyTable {
         this.current = new Epoch(firstEpoch, lowerJournalEpoch, blocks);
         this.dirtyBytes = dirtyBytes;
         this.dirtyMemory = dirtyMemory;
+        this.arrays = arrays;
     }
 
     long epoch() {
@@ -121,18 +123,22 @@ final class DirtyTable {
                 head.markValid(from, to, sectors);
                 return;
             }
-            DirtyBlock next = new DirtyBlock(e.number, new byte[blockSize], sectors, olderOf(head, e));
-            copyIn(next.data, at, n, src, srcAt);
+            // a reused array holds old bytes: only the sectors marked valid are ever read
+            DirtyBlock next = new DirtyBlock(e.number, arrays.take(), sectors, olderOf(head, e));
             if (head != null && head.epoch == e.number) {
                 // replaces a zeroed block of this epoch: the rest of it is zeros, and valid
+                Arrays.fill(next.data, (byte) 0);
+                copyIn(next.data, at, n, src, srcAt);
                 next.markFull();
             } else {
+                copyIn(next.data, at, n, src, srcAt);
                 next.markValid(from, to, sectors);
             }
             if (table.compareAndSet(block, head, next)) {
                 account(e, block, head, blockSize);
                 return;
             }
+            arrays.retire(next.data); // never linked: nobody reads it
         }
     }
 

@@ -3,7 +3,8 @@ package io.ublk.blockcache.cache;
 import com.github.benmanes.caffeine.cache.Cache;
 import io.ublk.s3.PreconditionFailedException;
 import java.io.IOException;
-import java.io.UncheckedIOException;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -46,6 +47,7 @@ final class Uploader implements Runnable {
     private final DirtyTable dirty;
     private final Cache<Integer, CleanBlock> clean;
     private final Journal journal;
+    private final BlockArrays arrays;
     private final CacheStats stats;
     private final CacheConfig config;
     private final int slotsPerSegment;
@@ -58,18 +60,27 @@ final class Uploader implements Runnable {
     private volatile long drainTarget = -1;
     private volatile String fenced;
     private final Object progress = new Object();
+    /** Where segments are assembled; freed while the uploader idles. */
+    private final SegmentBuffers buffers;
+    private long idleSince;
+    /** Idle this long, the uploader gives its segment buffers back to the OS. */
+    private static final long TRIM_AFTER_NANOS = TimeUnit.SECONDS.toNanos(10);
 
     Uploader(CacheTarget target, Volume volume, DirtyTable dirty, Cache<Integer, CleanBlock> clean, Journal journal,
-            CacheStats stats, CacheConfig config) {
+            BlockArrays arrays, CacheStats stats, CacheConfig config) {
         this.target = target;
         this.volume = volume;
         this.dirty = dirty;
         this.clean = clean;
         this.journal = journal;
+        this.arrays = arrays;
         this.stats = stats;
         this.config = config;
         this.slotsPerSegment = (int) Math.max(1, Math.min(BlockIndex.MAX_SLOTS, config.segmentBytes() / volume.blockSize()));
         this.thread = Thread.ofPlatform().daemon().name("uploader-" + volume.name).unstarted(this);
+        // room for a full segment with a header of up to 1024 zero runs besides its blocks
+        long capacity = SegmentHeader.headerBytes(slotsPerSegment + 1024) + (long) slotsPerSegment * volume.blockSize();
+        this.buffers = new SegmentBuffers(capacity, config.uploadParallelism() + 1);
     }
 
     void start() {
@@ -115,6 +126,7 @@ final class Uploader implements Runnable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        buffers.close();
         synchronized (progress) {
             progress.notifyAll();
         }
@@ -136,6 +148,7 @@ final class Uploader implements Runnable {
 
     /** One turn: freeze, spill, commit, resume waiting writes, compact, delete. */
     private void turn() {
+        arrays.reclaim();
         boolean worked = false;
         if (backlog.size() < MAX_BACKLOG && freezeDue()) {
             backlog.add(dirty.freeze());
@@ -160,7 +173,15 @@ final class Uploader implements Runnable {
         }
         deleteDue();
         if (!worked) {
+            long now = System.nanoTime();
+            if (!backlog.isEmpty()) {
+                idleSince = now;
+            } else if (now - idleSince >= TRIM_AFTER_NANOS && buffers.allocated() > 0) {
+                buffers.trim();
+            }
             LockSupport.parkNanos(POLL_NANOS);
+        } else {
+            idleSince = System.nanoTime();
         }
     }
 
@@ -280,7 +301,7 @@ final class Uploader implements Runnable {
             if (p == null) {
                 throw new IOException("no journal record of epoch " + f.number() + " for block " + f.blocks()[i]);
             }
-            d.spill(p.toArray(DirtyBlock.Piece[]::new));
+            arrays.retire(d.spill(p.toArray(DirtyBlock.Piece[]::new)));
             dirty.spilled(d);
             spilled++;
         }
@@ -293,7 +314,8 @@ final class Uploader implements Runnable {
     private interface Source {
         boolean zero(int i);
 
-        byte[] bytes(int i);
+        /** Writes input i's whole block into {@code dst[at, at+blockSize)}. */
+        void copy(int i, MemorySegment dst, long at);
     }
 
     /** Uploads one frozen epoch and commits it as the next generation. */
@@ -307,13 +329,9 @@ final class Uploader implements Runnable {
             }
 
             @Override
-            public byte[] bytes(int i) {
+            public void copy(int i, MemorySegment dst, long at) {
                 DirtyBlock d = frozen.versions()[i];
-                try {
-                    return d.merged(d.full() ? null : target.committedBytes(frozen.blocks()[i]), bs);
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
-                }
+                d.mergeInto(d.full() ? null : target.committedBytes(frozen.blocks()[i]), dst, at, bs);
             }
         };
         Committed c = commitBlocks(frozen.blocks(), source, frozen.number(), volume.chain.size() >= MAX_CHAIN);
@@ -323,12 +341,17 @@ final class Uploader implements Runnable {
             DirtyBlock d = frozen.versions()[i];
             volume.index.set(b, c.locations()[i]);
             byte[] bytes = d.data;
-            if (bytes != null && d.full()) {
-                clean.put(b, new CleanBlock(c.locations()[i], bytes));
+            boolean keep = bytes != null && d.full();
+            if (keep) {
+                // the array moves on as the clean copy; back to the pool when the cache evicts it
+                clean.put(b, new CleanBlock(c.locations()[i], bytes, true));
             } else {
                 clean.invalidate(b);
             }
             dirty.release(b, d);
+            if (bytes != null && !keep) {
+                arrays.retire(bytes);
+            }
         }
         afterCommit(c);
         stats.uploadRounds.increment();
@@ -351,22 +374,36 @@ final class Uploader implements Runnable {
         // goes up as soon as any of them is done, never waiting for a whole batch.
         ArrayDeque<CompletableFuture<String>> window = new ArrayDeque<>();
         long bytes = 0;
-        for (SegmentPlan p : plans) {
-            List<java.nio.ByteBuffer> object = p.encode(volume.header.uuid(), gen, blocks, source, bs);
-            bytes += p.bytes;
-            while (window.size() >= config.uploadParallelism()) {
-                Volume.await(CompletableFuture.anyOf(window.toArray(CompletableFuture[]::new)));
-                window.removeIf(f -> {
-                    if (f.isDone()) {
-                        Volume.await(f); // throws if it failed
-                        return true;
+        try {
+            for (SegmentPlan p : plans) {
+                SegmentBuffers.Buffer body = buffers.take(p.size(bs));
+                CompletableFuture<String> put;
+                try {
+                    java.nio.ByteBuffer object = p.encode(volume.header.uuid(), gen, blocks, source, bs, body.memory);
+                    bytes += p.bytes;
+                    while (window.size() >= config.uploadParallelism()) {
+                        Volume.await(CompletableFuture.anyOf(window.toArray(CompletableFuture[]::new)));
+                        window.removeIf(f -> {
+                            if (f.isDone()) {
+                                Volume.await(f); // throws if it failed
+                                return true;
+                            }
+                            return false;
+                        });
                     }
-                    return false;
-                });
+                    put = volume.store().put(p.key, List.of(object));
+                } catch (RuntimeException e) {
+                    buffers.give(body);
+                    throw e;
+                }
+                // the buffer goes back only once the store is done reading it (every retry included)
+                window.add(put.whenComplete((r, ex) -> buffers.give(body)));
             }
-            window.add(volume.store().put(p.key, object));
+            Volume.await(CompletableFuture.allOf(window.toArray(CompletableFuture[]::new)));
+        } finally {
+            // a failed round leaves its other PUTs running: they still own their buffers
+            window.clear();
         }
-        Volume.await(CompletableFuture.allOf(window.toArray(CompletableFuture[]::new)));
         stats.segmentPuts.add(plans.size());
 
         long[] locations = new long[blocks.length];
@@ -542,8 +579,8 @@ final class Uploader implements Runnable {
             }
 
             @Override
-            public byte[] bytes(int i) {
-                return data[i];
+            public void copy(int i, MemorySegment dst, long at) {
+                MemorySegment.copy(data[i], 0, dst, ValueLayout.JAVA_BYTE, at, bs);
             }
         };
         Committed c = commitBlocks(blocks, source, volume.committedEpoch, true);
@@ -552,7 +589,7 @@ final class Uploader implements Runnable {
             // the bytes did not change, only where they are: keep a cached copy valid
             CleanBlock cached = clean.getIfPresent(blocks[i]);
             if (cached != null && cached.location() == from[i]) {
-                clean.put(blocks[i], new CleanBlock(c.locations()[i], cached.data()));
+                clean.put(blocks[i], new CleanBlock(c.locations()[i], cached.data(), cached.reused()));
             }
         }
         afterCommit(c);
@@ -626,12 +663,17 @@ final class Uploader implements Runnable {
         /** Object bytes, once encoded. */
         long bytes;
 
+        /** The object's size for blocks of {@code bs} bytes. */
+        long size(int bs) {
+            return SegmentHeader.headerBytes(zeros.size() + withData.size()) + (long) withData.size() * bs;
+        }
+
         /**
-         * Makes the object: reads each block (merging, or reading back spilled ones) and checksums
-         * it. Answers the header and the blocks' own arrays as the object's parts: nothing is
-         * copied into one big array (the blocks do not change: frozen versions are never written).
+         * Makes the object in {@code body}: each block written at its slot (merged, or read back
+         * if spilled) and checksummed there, then the header in front. Answers the object's bytes,
+         * a view of {@code body}.
          */
-        List<java.nio.ByteBuffer> encode(java.util.UUID uuid, long gen, int[] blockNos, Source in, int bs) {
+        java.nio.ByteBuffer encode(java.util.UUID uuid, long gen, int[] blockNos, Source in, int bs, MemorySegment body) {
             int count = zeros.size() + withData.size();
             long[] blocks = new long[count];
             int[] kinds = new int[count];
@@ -646,23 +688,23 @@ final class Uploader implements Runnable {
                 source[e] = -1;
                 e++;
             }
-            List<java.nio.ByteBuffer> parts = new ArrayList<>(withData.size() + 1);
-            parts.add(null);
+            int headerBytes = SegmentHeader.headerBytes(count);
+            bytes = size(bs);
             int slot = 0;
             for (int i : withData) {
-                byte[] data = in.bytes(i);
-                parts.add(java.nio.ByteBuffer.wrap(data, 0, bs));
+                long at = headerBytes + (long) slot * bs;
+                in.copy(i, body, at);
                 blocks[e] = blockNos[i];
                 kinds[e] = SegmentHeader.DATA;
                 args[e] = slot++;
-                crcs[e] = Codec.crc32c(data, 0, bs);
+                crcs[e] = Codec.crc32c(body, at, bs);
                 source[e] = i;
                 e++;
             }
             header = new SegmentHeader(uuid, gen, blocks, kinds, args, crcs);
-            parts.set(0, java.nio.ByteBuffer.wrap(header.encode()));
-            bytes = header.headerBytes + (long) withData.size() * bs;
-            return parts;
+            byte[] encoded = header.encode();
+            MemorySegment.copy(encoded, 0, body, ValueLayout.JAVA_BYTE, 0, encoded.length);
+            return body.asSlice(0, bytes).asByteBuffer();
         }
     }
 }

@@ -177,7 +177,7 @@ final class Volume {
                 stats.checksumErrors.increment();
                 throw new CorruptObjectException(ref.key() + " block at " + offset + " fails its checksum");
             }
-            return new CleanBlock(location, data);
+            return new CleanBlock(location, data, false);
         });
     }
 

@@ -82,20 +82,103 @@ public final class UploadBench {
         out("store_max_concurrency", storeConfig.maxConcurrency());
         out("store_multipart_threshold", storeConfig.multipartThreshold());
 
-        try (S3AsyncClient client = rawClient(storeConfig, creds)) {
-            raw(client, bucket, "warm/", warmup, objectSize, parallelism);
-            cache(storeConfig.withPrefix("warm"), creds, cacheDir, "warm", (long) warmup * objectSize, writeSize, writers, "warm", null, false);
-            double[] r = raw(client, bucket, "raw/", objects, objectSize, parallelism);
-            out("raw_seconds", r[0]);
-            out("raw_mibps", r[1]);
-            out("raw_mean_in_flight", r[2]);
+        String mode = a.getOrDefault("mode", "raw");
+        int round = Integer.parseInt(a.getOrDefault("round", "1"));
+        String label = mode + round;
+        // One JVM per measurement (scripts/bench-cache runs raw, drain and live in turn, for some
+        // rounds): each starts from the same host state, warms up alike, and leaves nothing behind.
+        switch (mode) {
+            case "raw" -> {
+                try (S3AsyncClient client = rawClient(storeConfig, creds)) {
+                    raw(client, bucket, "warm/", warmup, objectSize, parallelism);
+                    deleteRaw(client, bucket, "warm/", warmup);
+                    Map<String, Long> cpu0 = cpu();
+                    double[] r = raw(client, bucket, label + "/", objects, objectSize, parallelism);
+                    cpuReport(label, cpu0);
+                    deleteRaw(client, bucket, label + "/", objects);
+                    out(label + "_seconds", r[0]);
+                    out(label + "_mibps", r[1]);
+                    out(label + "_mean_in_flight", r[2]);
+                }
+            }
+            case "drain", "live" -> {
+                cache(storeConfig.withPrefix("warm"), creds, cacheDir, "warm", (long) warmup * objectSize, writeSize, writers,
+                        "warm", null, false);
+                cache(storeConfig.withPrefix(label), creds, cacheDir, label, total, writeSize, writers, label, timeline,
+                        mode.equals("drain"));
+            }
+            default -> throw new IllegalArgumentException("--mode must be raw, drain or live: " + mode);
         }
-        cache(storeConfig.withPrefix("cache"), creds, cacheDir, "bench", total, writeSize, writers, "cache", timeline, false);
-        if (a.containsKey("gated")) {
-            // Diagnostic: the same with every PUT held until the writes are done, so writing and
-            // uploading do not share the CPUs; upload MiB/s then counts from the release.
-            cache(storeConfig.withPrefix("gated"), creds, cacheDir, "gated", total, writeSize, writers, "gated", timeline, true);
+    }
+
+    private static void deleteRaw(S3AsyncClient client, String bucket, String prefix, int n) {
+        List<software.amazon.awssdk.services.s3.model.ObjectIdentifier> ids = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            String key = prefix + i;
+            ids.add(software.amazon.awssdk.services.s3.model.ObjectIdentifier.builder().key(key).build());
         }
+        client.deleteObjects(b -> b.bucket(bucket).delete(d -> d.objects(ids))).join();
+    }
+
+    /** CPU time of this JVM's threads so far, by thread name with the numbers taken out. */
+    private static Map<String, Long> cpu() {
+        var mx = java.lang.management.ManagementFactory.getThreadMXBean();
+        Map<String, Long> m = new java.util.TreeMap<>();
+        m.put("process", processCpu());
+        long[] host = hostCpu();
+        m.put("host-busy", host[0]);
+        m.put("host-idle", host[1]);
+        long gcMillis = 0;
+        for (var gc : java.lang.management.ManagementFactory.getGarbageCollectorMXBeans()) {
+            gcMillis += Math.max(0, gc.getCollectionTime());
+        }
+        m.put("gc-pause-ms", gcMillis * 1_000_000);
+        for (var info : mx.getThreadInfo(mx.getAllThreadIds())) {
+            if (info != null) {
+                long t = mx.getThreadCpuTime(info.getThreadId());
+                if (t > 0) {
+                    m.merge(info.getThreadName().replaceAll("[0-9]+", "N"), t, Long::sum);
+                }
+            }
+        }
+        return m;
+    }
+
+    /** Host-wide busy and idle CPU time from /proc/stat, in ns (jiffies of 10 ms). */
+    private static long[] hostCpu() {
+        try {
+            String[] f = java.nio.file.Files.readAllLines(Path.of("/proc/stat")).get(0).trim().split("\\s+");
+            long busy = 0;
+            long idle = 0;
+            for (int i = 1; i < f.length && i <= 8; i++) {
+                long v = Long.parseLong(f[i]) * 10_000_000L;
+                if (i == 4 || i == 5) {
+                    idle += v;
+                } else {
+                    busy += v;
+                }
+            }
+            return new long[] {busy, idle};
+        } catch (java.io.IOException e) {
+            return new long[] {0, 0};
+        }
+    }
+
+    private static long processCpu() {
+        return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean())
+                .getProcessCpuTime();
+    }
+
+    /** Diagnostic (stderr): CPU ms each thread group spent since {@code before} (threads that ended are not counted). */
+    private static void cpuReport(String label, Map<String, Long> before) {
+        StringBuilder b = new StringBuilder("cpu " + label + ": process=" + (processCpu() - before.get("process")) / 1_000_000);
+        cpu().forEach((k, v) -> {
+            long d = (v - before.getOrDefault(k, 0L)) / 1_000_000;
+            if ((d >= 20 || k.startsWith("gc") || k.startsWith("host")) && !k.equals("process")) {
+                b.append(' ').append(k).append('=').append(d);
+            }
+        });
+        System.err.println(b);
     }
 
     /** The same client {@link S3ObjectStore} builds for this config. */
@@ -168,12 +251,14 @@ public final class UploadBench {
 
     /** Writes a new volume of {@code total} bytes sequentially, drains it, prints the numbers under {@code label}. */
     private static void cache(S3StoreConfig storeConfig, StaticCredentialsProvider creds, Path cacheDir, String volume,
-            long total, int writeSize, int writers, String label, Path timeline, boolean gated) throws Exception {
+            long bytes, int writeSize, int writers, String label, Path timeline, boolean gated) throws Exception {
+        long total = bytes / writeSize * writeSize; // whole blocks, whatever --object-size is
         CacheConfig config = CacheConfig.of(cacheDir, volume, total)
-                .withSizes(total + (64L << 20), CacheConfig.DEFAULT_CLEAN_CACHE, CacheConfig.DEFAULT_SEGMENT);
-        TimedStore timed = TimedStore.wrap(new S3ObjectStore(storeConfig, creds));
-        try (var store = timed.store(); CacheTarget cache = CacheTarget.open(config, store);
-                Arena arena = Arena.ofShared()) {
+                .withSizes(total + (64L << 20), CacheConfig.DEFAULT_CLEAN_CACHE, CacheConfig.DEFAULT_SEGMENT)
+                .withDirtyMemory(Long.getLong("bench.dirtyMemory", CacheConfig.DEFAULT_DIRTY_MEMORY));
+        S3ObjectStore s3 = new S3ObjectStore(storeConfig, creds);
+        TimedStore timed = TimedStore.wrap(s3);
+        try (CacheTarget cache = CacheTarget.open(config, timed.store()); Arena arena = Arena.ofShared()) {
             timed.reset(); // the volume header written by open is not part of the run
             if (gated) {
                 timed.holdPuts();
@@ -218,10 +303,12 @@ public final class UploadBench {
                 Thread.onSpinWait();
             }
             long written = System.nanoTime();
+            Map<String, Long> cpu0 = cpu();
             if (gated) {
                 timed.releasePuts();
             }
             cache.drain();
+            cpuReport(label + (gated ? " upload" : " writes+upload"), cpu0);
             long drained = System.nanoTime();
             if (errors.get() > 0) {
                 throw new IllegalStateException(errors.get() + " writes failed");
@@ -246,6 +333,16 @@ public final class UploadBench {
             out(label + "_max_in_flight", timed.maxInFlight());
             if (timeline != null) {
                 java.nio.file.Files.write(timeline.resolveSibling(timeline.getFileName() + "." + label), timed.timeline());
+            }
+        } finally {
+            // the server keeps its objects in tmpfs: leave room for the next runs
+            try (s3) {
+                s3.deleteAll(s3.listAll("").join().stream().map(o -> o.key()).toList()).join();
+            }
+            try (var files = java.nio.file.Files.walk(cacheDir.resolve(volume))) {
+                for (Path f : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                    java.nio.file.Files.delete(f);
+                }
             }
         }
     }

@@ -27,6 +27,69 @@ class CacheConcurrencyTest {
 
     @TempDir Path tmp;
 
+    /**
+     * Block arrays are reused (an evicted clean block's, a spilled or merged version's) while
+     * readers may still be copying from them: no read may ever see another block's bytes. Every
+     * 512-byte sector carries its block number; writers rewrite whole blocks, readers check each
+     * sector they get, while the uploader commits, evicts and reuses as fast as it can.
+     */
+    @Test
+    void readersNeverSeeAReusedArraysNewBytes() throws Exception {
+        int bs = 128 * 1024;
+        int blocks = 320;
+        try (LocalObjectStore store = new LocalObjectStore(tmp.resolve("store"))) {
+            // a clean cache of 64 blocks over 320: commits evict all the time
+            CacheConfig c = CacheConfig.of(tmp.resolve("cache"), "v", (long) blocks * bs)
+                    .withSizes(64L * bs, 8L << 20, 4L << 20).withDirtyMemory(32L * bs).withUpload(Duration.ZERO, 2);
+            try (CacheTarget t = CacheTarget.open(c, store)) {
+                long until = System.nanoTime() + Duration.ofSeconds(4).toNanos();
+                ExecutorService pool = Executors.newFixedThreadPool(4);
+                List<Future<long[]>> done = new ArrayList<>();
+                for (int k = 0; k < 4; k++) {
+                    boolean writer = k < 2;
+                    int thread = k;
+                    done.add(pool.submit(() -> {
+                        Random r = new Random(thread);
+                        long ops = 0;
+                        try (Io io = new Io(t)) {
+                            byte[] block = new byte[bs];
+                            while (System.nanoTime() < until) {
+                                int b = r.nextInt(blocks);
+                                if (writer) {
+                                    r.nextBytes(block);
+                                    for (int s = 0; s < bs; s += 512) {
+                                        java.nio.ByteBuffer.wrap(block, s, 8).putLong(b);
+                                    }
+                                    assertThat(io.write((long) b * bs, block, 0)).isEqualTo(bs);
+                                } else {
+                                    byte[] got = io.read((long) b * bs, bs);
+                                    for (int s = 0; s < bs; s += 512) {
+                                        long stamp = java.nio.ByteBuffer.wrap(got, s, 8).getLong();
+                                        // 0: never written yet (zeros)
+                                        if (stamp != b && stamp != 0) {
+                                            throw new AssertionError("read of block " + b + " found sector " + s / 512
+                                                    + " of block " + stamp);
+                                        }
+                                    }
+                                }
+                                ops++;
+                            }
+                        }
+                        return new long[] {ops};
+                    }));
+                }
+                long ops = 0;
+                for (Future<long[]> f : done) {
+                    ops += f.get()[0];
+                }
+                pool.shutdown();
+                assertThat(ops).isGreaterThan(100);
+                assertThat(t.stats().uploadRounds()).isGreaterThan(2);
+                assertThat(t.arrays().reuses()).as("arrays reused").isGreaterThan(10);
+            }
+        }
+    }
+
     /** Many reads at once over more blocks than the clean cache holds: every one must answer its bytes. */
     @Test
     void concurrentReadsThroughAThrashingCleanCacheNeverFail() throws Exception {
