@@ -29,24 +29,29 @@ import software.amazon.awssdk.services.s3.S3AsyncClient;
 
 /**
  * Upload throughput of the write-back cache against raw AWS SDK PUTs, at the same concurrency,
- * against the same S3-compatible server (scripts/bench-cache starts s3proxy and runs this).
+ * against the same S3-compatible server (scripts/bench-cache starts s3proxy and runs this once
+ * per measurement, in a new JVM each time). {@code --mode}:
  *
- * <ol>
- *   <li><b>raw</b>: {@code S3AsyncClient.putObject} of {@code --objects} objects of
+ * <ul>
+ *   <li><b>raw</b>: {@code S3AsyncClient.putObject} of {@code --objects} new objects of
  *       {@code --object-size} bytes with {@code --parallelism} in flight (a new PUT starts the
  *       moment one answers), on a client built like {@link S3ObjectStore}'s (Netty, no SDK
- *       retries, 30 s per attempt). MiB/s = bytes / (first PUT start .. last answer).</li>
- *   <li><b>cache</b>: a new {@link CacheTarget} volume of the same total size over an
+ *       retries). MiB/s = bytes / (first PUT start .. last answer).</li>
+ *   <li><b>drain</b>: a new {@link CacheTarget} volume of the same total size over an
  *       {@link S3ObjectStore} on the same server, {@link CacheConfig} defaults except
- *       {@code maxDirty} (above the total, so no write waits for the uploader). One (or
- *       {@code --writers}) threads write the volume sequentially in {@code --write-size} writes,
- *       then {@link CacheTarget#drain}. Upload MiB/s = segment bytes uploaded / (first PUT of the
- *       run .. drain returned); end-to-end MiB/s = bytes written / (first write .. drain returned).</li>
- * </ol>
+ *       {@code maxDirty} (above the total, so no write waits). One (or {@code --writers})
+ *       threads write the volume sequentially in {@code --write-size} writes while every store
+ *       PUT is held; then the PUTs go and {@link CacheTarget#drain} runs. MiB/s = segment bytes
+ *       uploaded / (release .. drain returned): the write-back upload alone.</li>
+ *   <li><b>live</b>: the same with nothing held: writes and uploads share the CPUs. Upload
+ *       MiB/s = segment bytes / (first PUT .. drain returned); end to end = bytes written /
+ *       (first write .. drain returned).</li>
+ * </ul>
  *
- * Both are warmed up first (JIT, connections): {@code --warmup} raw objects, and a separate
- * cache volume of the same number of segment-sized writes, drained. Prints one {@code key value}
- * line per result.
+ * Each warms up first (JIT, connections: {@code --warmup} raw objects, or a cache volume of as
+ * many segments, drained) and deletes what it PUT when done, so every measurement finds the same
+ * server. Prints one {@code key value} line per result, keys prefixed with mode and
+ * {@code --round}; CPU use per thread group goes to stderr.
  */
 public final class UploadBench {
     private UploadBench() {}
