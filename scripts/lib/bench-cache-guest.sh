@@ -100,6 +100,12 @@ say ""
 say "Read misses over the cache server's whole life (fill, warm-up, both runs): $misses_all. The fill took $fill_drain s to drain after fio ended."
 say ""
 
+if [ "${BENCH_PUTS:-1}" = 0 ]; then
+  say "(Section 3, PUTs per GiB written, skipped: \`--no-puts\`.)"
+  say ""
+  exit 0
+fi
+
 say "## 3. PUTs per GiB written (VM)"
 say ""
 say "Server: \`bin/ublk-server run --target cache --store local --store-dir $scratch/... --cache-dir /tmp/... --volume V --size ${mib}MiB\`,"
