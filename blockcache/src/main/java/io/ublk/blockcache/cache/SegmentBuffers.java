@@ -42,10 +42,6 @@ final class SegmentBuffers implements AutoCloseable {
         this.max = max;
     }
 
-    long capacity() {
-        return capacity;
-    }
-
     /**
      * A buffer of at least {@code needed} bytes: a free pooled one, or a new one while fewer than
      * {@code max} exist. Never waits: past that (PUTs of a failed round still running, or a rare

@@ -380,7 +380,7 @@ final class Uploader implements Runnable {
                 CompletableFuture<String> put;
                 try {
                     java.nio.ByteBuffer object = p.encode(volume.header.uuid(), gen, blocks, source, bs, body.memory);
-                    bytes += p.bytes;
+                    bytes += p.size(bs);
                     while (window.size() >= config.uploadParallelism()) {
                         Volume.await(CompletableFuture.anyOf(window.toArray(CompletableFuture[]::new)));
                         window.removeIf(f -> {
@@ -557,7 +557,9 @@ final class Uploader implements Runnable {
                 k++;
             }
         }
+        // each block stays where its segment object was read: copied once, into the new segment
         byte[][] data = new byte[count][];
+        int[] dataAt = new int[count];
         Map<Integer, byte[]> objects = new java.util.HashMap<>();
         for (int i = 0; i < count; i++) {
             int id = BlockIndex.segmentOf(from[i]);
@@ -570,7 +572,8 @@ final class Uploader implements Runnable {
                         volume.name, blocks[i], ref.key());
                 return;
             }
-            data[i] = java.util.Arrays.copyOfRange(object, at, at + bs);
+            data[i] = object;
+            dataAt[i] = at;
         }
         Source source = new Source() {
             @Override
@@ -580,7 +583,7 @@ final class Uploader implements Runnable {
 
             @Override
             public void copy(int i, MemorySegment dst, long at) {
-                MemorySegment.copy(data[i], 0, dst, ValueLayout.JAVA_BYTE, at, bs);
+                MemorySegment.copy(data[i], dataAt[i], dst, ValueLayout.JAVA_BYTE, at, bs);
             }
         };
         Committed c = commitBlocks(blocks, source, volume.committedEpoch, true);
@@ -660,9 +663,6 @@ final class Uploader implements Runnable {
             this.zeros = zeros;
         }
 
-        /** Object bytes, once encoded. */
-        long bytes;
-
         /** The object's size for blocks of {@code bs} bytes. */
         long size(int bs) {
             return SegmentHeader.headerBytes(zeros.size() + withData.size()) + (long) withData.size() * bs;
@@ -689,7 +689,6 @@ final class Uploader implements Runnable {
                 e++;
             }
             int headerBytes = SegmentHeader.headerBytes(count);
-            bytes = size(bs);
             int slot = 0;
             for (int i : withData) {
                 long at = headerBytes + (long) slot * bs;
@@ -704,7 +703,7 @@ final class Uploader implements Runnable {
             header = new SegmentHeader(uuid, gen, blocks, kinds, args, crcs);
             byte[] encoded = header.encode();
             MemorySegment.copy(encoded, 0, body, ValueLayout.JAVA_BYTE, 0, encoded.length);
-            return body.asSlice(0, bytes).asByteBuffer();
+            return body.asSlice(0, size(bs)).asByteBuffer();
         }
     }
 }
