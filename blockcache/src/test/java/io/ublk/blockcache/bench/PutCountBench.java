@@ -23,10 +23,7 @@ public final class PutCountBench {
     private PutCountBench() {}
 
     public static void main(String[] argv) throws Exception {
-        java.util.Map<String, String> a = new java.util.HashMap<>();
-        for (int i = 0; i + 1 < argv.length; i += 2) {
-            a.put(argv[i].replaceFirst("^--", ""), argv[i + 1]);
-        }
+        java.util.Map<String, String> a = BenchArgs.parse(argv, "store-dir", "cache-dir");
         Path store = Path.of(a.get("store-dir"));
         Path cache = Path.of(a.get("cache-dir"));
         long volume = Long.parseLong(a.getOrDefault("volume-mib", "1024")) << 20;

@@ -11,7 +11,6 @@ import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -57,7 +56,7 @@ public final class UploadBench {
     private UploadBench() {}
 
     public static void main(String[] argv) throws Exception {
-        Map<String, String> a = args(argv);
+        Map<String, String> a = BenchArgs.parse(argv, "endpoint", "bucket", "identity", "secret", "cache-dir");
         URI endpoint = URI.create(a.get("endpoint"));
         String bucket = a.get("bucket");
         String identity = a.get("identity");
@@ -354,21 +353,5 @@ public final class UploadBench {
 
     private static void out(String key, Object value) {
         System.out.println(key + " " + (value instanceof Double d ? String.format("%.3f", d) : value));
-    }
-
-    private static Map<String, String> args(String[] argv) {
-        Map<String, String> m = new LinkedHashMap<>();
-        for (int i = 0; i < argv.length; i++) {
-            if (!argv[i].startsWith("--") || i + 1 >= argv.length) {
-                throw new IllegalArgumentException("expected --name value pairs, got: " + argv[i]);
-            }
-            m.put(argv[i].substring(2), argv[++i]);
-        }
-        for (String required : List.of("endpoint", "bucket", "identity", "secret", "cache-dir")) {
-            if (!m.containsKey(required)) {
-                throw new IllegalArgumentException("--" + required + " is required");
-            }
-        }
-        return m;
     }
 }

@@ -20,10 +20,7 @@ public final class WritePathBench {
     private WritePathBench() {}
 
     public static void main(String[] argv) throws Exception {
-        java.util.Map<String, String> a = new java.util.HashMap<>();
-        for (int i = 0; i + 1 < argv.length; i += 2) {
-            a.put(argv[i].replaceFirst("^--", ""), argv[i + 1]);
-        }
+        java.util.Map<String, String> a = BenchArgs.parse(argv, "dir");
         Path dir = Path.of(a.get("dir"));
         long total = Long.parseLong(a.getOrDefault("mib", "1024")) << 20;
         int writeSize = Integer.parseInt(a.getOrDefault("write-size", Integer.toString(128 << 10)));
