@@ -32,7 +32,7 @@ import org.junit.jupiter.api.io.TempDir;
  * them at exit, so lifetimes repeat as processes: {@value #CYCLES} servers in a row (system
  * property {@code ublk.e2e.cycles}), each with 32 devices that all get a short write + verify
  * before SIGTERM. Run 1 is the warm-up (first-use kernel allocations, page cache of the JDK); the
- * baseline is taken after it, the end state after the last run, both after drop_caches:
+ * baseline is taken after it, the end state after the last run, both after drop_caches and a shrink of the filp slab:
  * <ul>
  *   <li>system-wide open files: {@code struct file}s in use (the {@code filp} slab) and
  *       {@code /proc/sys/fs/file-nr} (a per-cpu counter read without its per-cpu parts): a file,
