@@ -8,6 +8,7 @@ public final class CacheStats {
     final AtomicLong dirtyBytes = new AtomicLong();
     final AtomicLong dirtyMemory = new AtomicLong();
     final LongAdder spilledBlocks = new LongAdder();
+    final LongAdder journalSentBlocks = new LongAdder();
     final AtomicLong committedGeneration = new AtomicLong();
     final LongAdder readHits = new LongAdder();
     final LongAdder readMisses = new LongAdder();
@@ -32,6 +33,8 @@ public final class CacheStats {
     public long dirtyMemory() { return dirtyMemory.get(); }
     /** Dirty blocks whose bytes were dropped from memory to keep it bounded (read back from the journal). */
     public long spilledBlocks() { return spilledBlocks.sum(); }
+    /** Spilled blocks uploaded straight from a mapping of the journal (no read back into a buffer). */
+    public long journalSentBlocks() { return journalSentBlocks.sum(); }
     /** The store generation this cache last committed or loaded. */
     public long committedGeneration() { return committedGeneration.get(); }
     /** Blocks a read found in memory (dirty or clean). */

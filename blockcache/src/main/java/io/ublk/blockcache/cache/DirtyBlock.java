@@ -181,6 +181,19 @@ final class DirtyBlock {
     }
 
     /**
+     * The one journal record piece that holds this spilled version's whole block (its bytes are
+     * that piece's, whatever came before), or null: in memory, zero, or made of several pieces.
+     */
+    Piece wholePiece(int blockSize) {
+        Piece[] p = pieces;
+        if (zero || data != null || p == null || p.length == 0) {
+            return null;
+        }
+        Piece last = p[p.length - 1];
+        return last.file() != null && last.at() == 0 && last.len() == blockSize ? last : null;
+    }
+
+    /**
      * Drops the bytes; {@code pieces} must say where they are. Uploader only, frozen versions
      * only. Answers the array it held, for {@link BlockArrays#retire}.
      */

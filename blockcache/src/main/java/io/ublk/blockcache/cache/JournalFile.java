@@ -61,7 +61,7 @@ final class JournalFile {
         }
     }
 
-    private synchronized FileChannel reader() throws IOException {
+    synchronized FileChannel reader() throws IOException {
         if (reader == null) {
             reader = FileChannel.open(path, StandardOpenOption.READ);
         }

@@ -62,6 +62,8 @@ final class Uploader implements Runnable {
     private final Object progress = new Object();
     /** Where segments are assembled; freed while the uploader idles. */
     private final SegmentBuffers buffers;
+    /** Journal mappings of failed PUTs, unmapped after a grace period. */
+    private final JournalViews.Graveyard graveyard = new JournalViews.Graveyard();
     private long idleSince;
     /** Idle this long, the uploader gives its segment buffers back to the OS. */
     private static final long TRIM_AFTER_NANOS = TimeUnit.SECONDS.toNanos(10);
@@ -127,6 +129,7 @@ final class Uploader implements Runnable {
             Thread.currentThread().interrupt();
         }
         buffers.close();
+        graveyard.sweepLater();
         synchronized (progress) {
             progress.notifyAll();
         }
@@ -172,6 +175,7 @@ final class Uploader implements Runnable {
             }
         }
         deleteDue();
+        graveyard.sweep();
         if (!worked) {
             long now = System.nanoTime();
             if (!backlog.isEmpty()) {
@@ -316,6 +320,11 @@ final class Uploader implements Runnable {
 
         /** Writes input i's whole block into {@code dst[at, at+blockSize)}. */
         void copy(int i, MemorySegment dst, long at);
+
+        /** The journal piece that holds input i's whole block, to send from there without a copy; or null. */
+        default DirtyBlock.Piece whole(int i) {
+            return null;
+        }
     }
 
     /** Uploads one frozen epoch and commits it as the next generation. */
@@ -332,6 +341,11 @@ final class Uploader implements Runnable {
             public void copy(int i, MemorySegment dst, long at) {
                 DirtyBlock d = frozen.versions()[i];
                 d.mergeInto(d.full() ? null : target.committedBytes(frozen.blocks()[i]), dst, at, bs);
+            }
+
+            @Override
+            public DirtyBlock.Piece whole(int i) {
+                return frozen.versions()[i].wholePiece(bs);
             }
         };
         Committed c = commitBlocks(frozen.blocks(), source, frozen.number(), volume.chain.size() >= MAX_CHAIN);
@@ -377,9 +391,10 @@ final class Uploader implements Runnable {
         try {
             for (SegmentPlan p : plans) {
                 SegmentBuffers.Buffer body = buffers.take(p.size(bs));
+                JournalViews views = new JournalViews();
                 CompletableFuture<String> put;
                 try {
-                    java.nio.ByteBuffer object = p.encode(volume.header.uuid(), gen, blocks, source, bs, body.memory);
+                    List<java.nio.ByteBuffer> object = p.encode(volume.header.uuid(), gen, blocks, source, bs, body.memory, views);
                     bytes += p.size(bs);
                     while (window.size() >= config.uploadParallelism()) {
                         Volume.await(CompletableFuture.anyOf(window.toArray(CompletableFuture[]::new)));
@@ -391,13 +406,18 @@ final class Uploader implements Runnable {
                             return false;
                         });
                     }
-                    put = volume.store().put(p.key, List.of(object));
+                    put = volume.store().put(p.key, object);
                 } catch (RuntimeException e) {
                     buffers.give(body);
+                    graveyard.release(views, false);
                     throw e;
                 }
-                // the buffer goes back only once the store is done reading it (every retry included)
-                window.add(put.whenComplete((r, ex) -> buffers.give(body)));
+                // the buffer and mappings go only once the store is done reading them (every retry included)
+                window.add(put.whenComplete((r, ex) -> {
+                    buffers.give(body);
+                    graveyard.release(views, ex == null);
+                }));
+                stats.journalSentBlocks.add(p.fromJournal);
             }
             Volume.await(CompletableFuture.allOf(window.toArray(CompletableFuture[]::new)));
         } finally {
@@ -655,6 +675,8 @@ final class Uploader implements Runnable {
         final List<long[]> zeros;
         /** For each header entry, the index into the inputs it came from (-1 for a zero run). */
         int[] source;
+        /** Blocks {@link #encode} left in the journal (sent from a mapping of it). */
+        int fromJournal;
         SegmentHeader header;
 
         SegmentPlan(String key, List<Integer> withData, List<long[]> zeros) {
@@ -669,11 +691,13 @@ final class Uploader implements Runnable {
         }
 
         /**
-         * Makes the object in {@code body}: each block written at its slot (merged, or read back
-         * if spilled) and checksummed there, then the header in front. Answers the object's bytes,
-         * a view of {@code body}.
+         * Makes the object: the header, then each block, checksummed. A block whose bytes are one
+         * whole journal record piece is sent from a mapping of the journal ({@code views}); the
+         * others are merged (or read back) into {@code body}, after the header, in slot order.
+         * Answers the object's bytes in order: runs of {@code body}, and journal slices.
          */
-        java.nio.ByteBuffer encode(java.util.UUID uuid, long gen, int[] blockNos, Source in, int bs, MemorySegment body) {
+        List<java.nio.ByteBuffer> encode(java.util.UUID uuid, long gen, int[] blockNos, Source in, int bs, MemorySegment body,
+                JournalViews views) {
             int count = zeros.size() + withData.size();
             long[] blocks = new long[count];
             int[] kinds = new int[count];
@@ -689,21 +713,39 @@ final class Uploader implements Runnable {
                 e++;
             }
             int headerBytes = SegmentHeader.headerBytes(count);
+            List<java.nio.ByteBuffer> parts = new ArrayList<>();
+            long runStart = 0; // the run of body bytes not yet in parts, header included
+            long fill = headerBytes;
             int slot = 0;
+            fromJournal = 0;
             for (int i : withData) {
-                long at = headerBytes + (long) slot * bs;
-                in.copy(i, body, at);
+                DirtyBlock.Piece whole = in.whole(i);
+                if (whole != null) {
+                    MemorySegment m = views.slice(whole.file(), whole.dataPos(), bs);
+                    crcs[e] = Codec.crc32c(m, 0, bs);
+                    parts.add(body.asSlice(runStart, fill - runStart).asByteBuffer());
+                    parts.add(m.asByteBuffer());
+                    runStart = fill;
+                    fromJournal++;
+                } else {
+                    in.copy(i, body, fill);
+                    crcs[e] = Codec.crc32c(body, fill, bs);
+                    fill += bs;
+                }
                 blocks[e] = blockNos[i];
                 kinds[e] = SegmentHeader.DATA;
                 args[e] = slot++;
-                crcs[e] = Codec.crc32c(body, at, bs);
                 source[e] = i;
                 e++;
+            }
+            if (fill > runStart) {
+                parts.add(body.asSlice(runStart, fill - runStart).asByteBuffer());
             }
             header = new SegmentHeader(uuid, gen, blocks, kinds, args, crcs);
             byte[] encoded = header.encode();
             MemorySegment.copy(encoded, 0, body, ValueLayout.JAVA_BYTE, 0, encoded.length);
-            return body.asSlice(0, size(bs)).asByteBuffer();
+            parts.removeIf(b -> !b.hasRemaining());
+            return parts;
         }
     }
 }

@@ -34,8 +34,8 @@ import software.amazon.awssdk.services.s3.S3AsyncClient;
  * <ul>
  *   <li><b>raw</b>: {@code S3AsyncClient.putObject} of {@code --objects} new objects of
  *       {@code --object-size} bytes with {@code --parallelism} in flight (a new PUT starts the
- *       moment one answers), on a client built like {@link S3ObjectStore}'s (Netty, no SDK
- *       retries). MiB/s = bytes / (first PUT start .. last answer).</li>
+ *       moment one answers), on a client built like {@link S3ObjectStore}'s (Netty; the SDK
+ *       retries a PUT that failed, where the store retries itself). MiB/s = bytes / (first PUT start .. last answer).</li>
  *   <li><b>drain</b>: a new {@link CacheTarget} volume of the same total size over an
  *       {@link S3ObjectStore} on the same server, {@link CacheConfig} defaults except
  *       {@code maxDirty} (above the total, so no write waits). One (or {@code --writers})
@@ -47,8 +47,9 @@ import software.amazon.awssdk.services.s3.S3AsyncClient;
  *       (first write .. drain returned).</li>
  * </ul>
  *
- * Each warms up first (JIT, connections: {@code --warmup} raw objects, or a cache volume of as
- * many segments, drained) and deletes what it PUT when done, so every measurement finds the same
+ * Each warms up first with the run it is about to measure ({@code --warmup} objects, by default as
+ * many as measured: raw PUTs, or a cache volume of that size written and drained the same way), so
+ * the JIT has compiled the path before the clock runs and deletes what it PUT when done, so every measurement finds the same
  * server. Prints one {@code key value} line per result, keys prefixed with mode and
  * {@code --round}; CPU use per thread group goes to stderr.
  */
@@ -67,7 +68,10 @@ public final class UploadBench {
         int parallelism = Integer.parseInt(a.getOrDefault("parallelism", Integer.toString(CacheConfig.DEFAULT_UPLOAD_PARALLELISM)));
         int writeSize = Integer.parseInt(a.getOrDefault("write-size", Integer.toString(128 << 10)));
         int writers = Integer.parseInt(a.getOrDefault("writers", "1"));
-        int warmup = Integer.parseInt(a.getOrDefault("warmup", "8"));
+        // As much as is measured, by default: a shorter warm-up left the JIT compiling the upload
+        // path during the measurement (C2 took a fifth of the host's CPU in the measured window).
+        int warmup = Integer.parseInt(a.getOrDefault("warmup", Integer.toString(objects)));
+        int maxWarmups = Integer.parseInt(a.getOrDefault("max-warmups", "6"));
         Path timeline = a.containsKey("timeline") ? Path.of(a.get("timeline")) : null;
         if (parallelism != CacheConfig.DEFAULT_UPLOAD_PARALLELISM) {
             throw new IllegalArgumentException("the cache uploads with " + CacheConfig.DEFAULT_UPLOAD_PARALLELISM
@@ -94,8 +98,11 @@ public final class UploadBench {
         switch (mode) {
             case "raw" -> {
                 try (S3AsyncClient client = rawClient(storeConfig, creds)) {
-                    raw(client, bucket, "warm/", warmup, objectSize, parallelism);
-                    deleteRaw(client, bucket, "warm/", warmup);
+                    warmUp(label, maxWarmups, () -> {
+                        raw(client, bucket, "warm/", warmup, objectSize, parallelism);
+                        deleteRaw(client, bucket, "warm/", warmup);
+                    });
+                    awaitJitQuiet();
                     Map<String, Long> cpu0 = cpu();
                     double[] r = raw(client, bucket, label + "/", objects, objectSize, parallelism);
                     cpuReport(label, cpu0);
@@ -106,12 +113,54 @@ public final class UploadBench {
                 }
             }
             case "drain", "live" -> {
-                cache(storeConfig.withPrefix("warm"), creds, cacheDir, "warm", (long) warmup * objectSize, writeSize, writers,
-                        "warm", null, false);
+                warmUp(label, maxWarmups, () -> cache(storeConfig.withPrefix("warm"), creds, cacheDir, "warm",
+                        (long) warmup * objectSize, writeSize, writers, "warm", null, mode.equals("drain")));
                 cache(storeConfig.withPrefix(label), creds, cacheDir, label, total, writeSize, writers, label, timeline,
                         mode.equals("drain"));
             }
             default -> throw new IllegalArgumentException("--mode must be raw, drain or live: " + mode);
+        }
+    }
+
+    private interface Run {
+        void run() throws Exception;
+    }
+
+    /**
+     * Runs the warm-up until one leaves the JIT nearly idle (under 200 ms of compilation), at
+     * most {@code max} times: per-PUT code (the SDK's request path) reaches its compile
+     * thresholds only after a few hundred PUTs, and compiling it inside the measured window cost
+     * up to a fifth of this host's CPU there, more or less from run to run.
+     */
+    private static void warmUp(String label, int max, Run warm) throws Exception {
+        var jit = java.lang.management.ManagementFactory.getCompilationMXBean();
+        int n = 0;
+        long compiled;
+        do {
+            long c0 = jit.getTotalCompilationTime();
+            warm.run();
+            n++;
+            compiled = jit.getTotalCompilationTime() - c0;
+            System.err.println("warm-up " + n + " of " + label + ": " + compiled + " ms compiling");
+        } while (compiled >= 200 && n < max);
+        out(label + "_warmups", n);
+    }
+
+    /**
+     * Waits (up to 10 s) until the JIT compilers have been idle for half a second: the warm-up
+     * (or the writes before a drain) leaves a queue of compilations that would otherwise run,
+     * on this 2-core host, inside the measured window.
+     */
+    private static void awaitJitQuiet() throws InterruptedException {
+        var jit = java.lang.management.ManagementFactory.getCompilationMXBean();
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        long last = jit.getTotalCompilationTime();
+        int quiet = 0;
+        while (quiet < 5 && System.nanoTime() < deadline) {
+            Thread.sleep(100);
+            long now = jit.getTotalCompilationTime();
+            quiet = now == last ? quiet + 1 : 0;
+            last = now;
         }
     }
 
@@ -129,9 +178,17 @@ public final class UploadBench {
         var mx = java.lang.management.ManagementFactory.getThreadMXBean();
         Map<String, Long> m = new java.util.TreeMap<>();
         m.put("process", processCpu());
+        m.put("clock", System.nanoTime());
+        m.put("uptime", java.lang.management.ManagementFactory.getRuntimeMXBean().getUptime());
         long[] host = hostCpu();
         m.put("host-busy", host[0]);
         m.put("host-idle", host[1]);
+        m.put("host-sys", host[2]);
+        m.put("host-steal", host[3]);
+        Long peer = Long.getLong("bench.peerPid");
+        if (peer != null) {
+            m.put("peer", peerCpu(peer));
+        }
         long gcMillis = 0;
         for (var gc : java.lang.management.ManagementFactory.getGarbageCollectorMXBeans()) {
             gcMillis += Math.max(0, gc.getCollectionTime());
@@ -148,12 +205,16 @@ public final class UploadBench {
         return m;
     }
 
-    /** Host-wide busy and idle CPU time from /proc/stat, in ns (jiffies of 10 ms). */
+    /**
+     * Host-wide CPU time from /proc/stat, in ns (jiffies of 10 ms): busy, idle, of the busy time
+     * the kernel's (system, irq, softirq), and steal.
+     */
     private static long[] hostCpu() {
         try {
             String[] f = java.nio.file.Files.readAllLines(Path.of("/proc/stat")).get(0).trim().split("\\s+");
             long busy = 0;
             long idle = 0;
+            long sys = 0;
             for (int i = 1; i < f.length && i <= 8; i++) {
                 long v = Long.parseLong(f[i]) * 10_000_000L;
                 if (i == 4 || i == 5) {
@@ -161,10 +222,24 @@ public final class UploadBench {
                 } else {
                     busy += v;
                 }
+                if (i == 3 || i == 6 || i == 7) {
+                    sys += v;
+                }
             }
-            return new long[] {busy, idle};
+            return new long[] {busy, idle, sys, f.length > 8 ? Long.parseLong(f[8]) * 10_000_000L : 0};
         } catch (java.io.IOException e) {
-            return new long[] {0, 0};
+            return new long[] {0, 0, 0, 0};
+        }
+    }
+
+    /** CPU time (user + system, ns) of another process, the S3 server when the script names it. */
+    private static long peerCpu(long pid) {
+        try {
+            String stat = java.nio.file.Files.readString(Path.of("/proc/" + pid + "/stat"));
+            String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+            return (Long.parseLong(f[11]) + Long.parseLong(f[12])) * 10_000_000L;
+        } catch (java.io.IOException | RuntimeException e) {
+            return 0;
         }
     }
 
@@ -178,14 +253,18 @@ public final class UploadBench {
         StringBuilder b = new StringBuilder("cpu " + label + ": process=" + (processCpu() - before.get("process")) / 1_000_000);
         cpu().forEach((k, v) -> {
             long d = (v - before.getOrDefault(k, 0L)) / 1_000_000;
-            if ((d >= 20 || k.startsWith("gc") || k.startsWith("host")) && !k.equals("process")) {
+            if ((d >= 20 || k.startsWith("gc") || k.startsWith("host") || k.equals("peer")) && !k.equals("process")
+                    && !k.equals("clock") && !k.equals("uptime")) {
                 b.append(' ').append(k).append('=').append(d);
             }
         });
+        // the window on CLOCK_MONOTONIC (seconds), to cut a system-wide profile to it (perf record -k CLOCK_MONOTONIC)
+        b.append(String.format(" window=%.6f,%.6f uptime-ms=%d,%d", before.get("clock") / 1e9, System.nanoTime() / 1e9,
+                before.get("uptime"), java.lang.management.ManagementFactory.getRuntimeMXBean().getUptime()));
         System.err.println(b);
     }
 
-    /** The same client {@link S3ObjectStore} builds for this config. */
+    /** The client {@link S3ObjectStore} builds for this config, with the SDK retrying in place of the store's own retries. */
     private static S3AsyncClient rawClient(S3StoreConfig c, StaticCredentialsProvider creds) {
         return S3AsyncClient.builder()
                 .credentialsProvider(creds)
@@ -197,7 +276,7 @@ public final class UploadBench {
                         .connectionTimeout(Duration.ofSeconds(10))
                         .connectionAcquisitionTimeout(c.apiCallTimeout()))
                 .overrideConfiguration(o -> o
-                        .retryStrategy(AwsRetryStrategy.doNotRetry())
+                        .retryStrategy(AwsRetryStrategy.standardRetryStrategy())
                         .apiCallAttemptTimeout(c.apiCallTimeout())
                         .apiCallTimeout(c.apiCallTimeout()))
                 .build();
@@ -275,6 +354,9 @@ public final class UploadBench {
             AtomicInteger pending = new AtomicInteger();
             AtomicInteger errors = new AtomicInteger();
             long share = total / writers;
+            if (!gated) {
+                awaitJitQuiet();
+            }
             long t0 = System.nanoTime();
             List<Thread> threads = new ArrayList<>();
             for (int w = 0; w < writers; w++) {
@@ -307,6 +389,9 @@ public final class UploadBench {
                 Thread.onSpinWait();
             }
             long written = System.nanoTime();
+            if (gated) {
+                awaitJitQuiet(); // what the writes queued for the compiler is not the upload's cost
+            }
             Map<String, Long> cpu0 = cpu();
             if (gated) {
                 timed.releasePuts();

@@ -248,6 +248,41 @@ class CacheTargetTest {
     }
 
     @Test
+    void spilledWholeBlocksGoUpFromTheJournalBesideMergedOnes() throws Exception {
+        FaultInjectingStore faulty = new FaultInjectingStore(store);
+        // segments of 4 blocks: each mixes blocks sent from the journal with blocks merged in memory
+        CacheConfig c = config("c", SIZE).withSizes(48L * BS, 8L * BS, 4L * BS).withDirtyMemory(4L * BS)
+                .withUpload(Duration.ZERO, 2);
+        Random r = new Random(12);
+        byte[] model = new byte[(int) SIZE];
+        try (CacheTarget t = CacheTarget.open(c, faulty); Io io = new Io(t)) {
+            faulty.failNext(FaultInjectingStore.Op.PUT, 4); // rounds back up, so epochs spill
+            for (int b = 0; b < 40; b++) {
+                // every third block only partly written: spilled, it is merged from its pieces
+                int at = b % 3 == 0 ? 8192 : 0;
+                int len = b % 3 == 0 ? 4096 : BS;
+                byte[] d = random(r, len);
+                assertThat(io.write((long) b * BS + at, d, 0)).isEqualTo(len);
+                System.arraycopy(d, 0, model, b * BS + at, len);
+            }
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while (t.stats().spilledBlocks() == 0 && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+            }
+            t.drain();
+            assertThat(t.stats().spilledBlocks()).isPositive();
+            assertThat(t.stats().journalSentBlocks()).isPositive().isLessThan(t.stats().spilledBlocks() + 1);
+            assertThat(io.read(0, 40 * BS)).isEqualTo(Arrays.copyOf(model, 40 * BS));
+        }
+        // the store alone (every block's CRC checked) holds the image
+        assertThat(StoreImage.read(store, "vol")).isEqualTo(model);
+        try (CacheTarget t = CacheTarget.open(config("cold", SIZE), store); Io io = new Io(t)) {
+            assertThat(io.read(0, (int) SIZE)).isEqualTo(model);
+            assertThat(t.stats().checksumErrors()).isZero();
+        }
+    }
+
+    @Test
     void corruptStoreDataIsAnIoErrorAndCounted() throws Exception {
         byte[] a = random(new Random(8), BS);
         try (CacheTarget t = CacheTarget.open(config("c", SIZE), store); Io io = new Io(t)) {

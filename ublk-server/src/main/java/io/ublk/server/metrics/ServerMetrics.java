@@ -119,6 +119,8 @@ public final class ServerMetrics {
                 CacheStats::checkpointPuts));
         m.add(cacheCounter("ublk.cache.spilled.blocks", "dirty blocks whose bytes were left in the journal only (memory bound)",
                 stats, tags, CacheStats::spilledBlocks));
+        m.add(cacheCounter("ublk.cache.journal.sent.blocks", "spilled blocks uploaded straight from a mapping of the journal",
+                stats, tags, CacheStats::journalSentBlocks));
         m.add(cacheCounter("ublk.cache.compactions", "compaction runs (live blocks of mostly dead segments rewritten)",
                 stats, tags, CacheStats::compactions));
         m.add(cacheCounter("ublk.cache.compacted.bytes", "live block bytes compaction rewrote", stats, tags,
