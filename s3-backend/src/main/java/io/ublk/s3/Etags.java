@@ -18,6 +18,15 @@ final class Etags {
         return HEX.formatHex(md5().digest(data));
     }
 
+    /** The etag of the concatenation of {@code parts} (each from its position; none is moved). */
+    static String md5Hex(java.util.List<java.nio.ByteBuffer> parts) {
+        MessageDigest md = md5();
+        for (java.nio.ByteBuffer b : parts) {
+            md.update(b.duplicate());
+        }
+        return HEX.formatHex(md.digest());
+    }
+
     /** The etag S3 gives an object uploaded as parts of {@code partSize} bytes (the last shorter). */
     static String multipart(byte[] data, long partSize) {
         MessageDigest ofParts = md5();

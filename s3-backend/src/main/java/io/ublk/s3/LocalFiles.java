@@ -21,12 +21,21 @@ final class LocalFiles {
 
     /** Writes {@code data} to a new temp file in {@code dir}, tags it with its etag, fsyncs it. */
     static Path writeTemp(Path dir, byte[] data, String etag, LocalEtags etags) throws IOException {
+        return writeTemp(dir, java.util.List.of(ByteBuffer.wrap(data)), etag, etags);
+    }
+
+    /** The same for the concatenation of {@code parts} (each from its position; none is moved). */
+    static Path writeTemp(Path dir, java.util.List<ByteBuffer> parts, String etag, LocalEtags etags) throws IOException {
         Path tmp = dir.resolve(TEMP_PREFIX + UUID.randomUUID());
         boolean done = false;
         try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-            ByteBuffer buf = ByteBuffer.wrap(data);
-            while (buf.hasRemaining()) {
-                ch.write(buf);
+            ByteBuffer[] bufs = parts.stream().map(ByteBuffer::duplicate).toArray(ByteBuffer[]::new);
+            long left = 0;
+            for (ByteBuffer b : bufs) {
+                left += b.remaining();
+            }
+            while (left > 0) {
+                left -= ch.write(bufs); // a gathering write: no copy into one array first
             }
             etags.tag(tmp, etag);
             ch.force(true);

@@ -121,10 +121,17 @@ public final class LocalObjectStore implements ObjectStore {
 
     @Override
     public CompletableFuture<String> put(String key, byte[] data) {
+        return put(key, List.of(java.nio.ByteBuffer.wrap(data)));
+    }
+
+    /** Written from the parts as they are (a gathering write), never copied into one array. */
+    @Override
+    public CompletableFuture<String> put(String key, List<java.nio.ByteBuffer> parts) {
         Path file = path(key);
         return run("put", file, () -> {
-            String etag = Etags.md5Hex(data);
-            Path tmp = writeTemp(file, data, etag);
+            String etag = Etags.md5Hex(parts);
+            LocalFiles.ensureDir(file.getParent());
+            Path tmp = LocalFiles.writeTemp(file.getParent(), parts, etag, etags);
             try {
                 Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE);
             } finally {

@@ -95,6 +95,35 @@ abstract class ObjectStoreContractTest {
     }
 
     @Test
+    void aPutOfPartsStoresTheirConcatenationAndMovesNone() throws Exception {
+        byte[] all = bytes(3 << 20, 17);
+        // a heap part that starts past its array's start, an empty one, a direct one, a mapped file's slice
+        java.nio.ByteBuffer heap = java.nio.ByteBuffer.wrap(all, 0, 100_000).position(1);
+        java.nio.ByteBuffer empty = java.nio.ByteBuffer.allocate(0);
+        java.nio.ByteBuffer direct = java.nio.ByteBuffer.allocateDirect(1 << 20).put(all, 100_000, 1 << 20).flip();
+        int mappedAt = 100_000 + (1 << 20);
+        java.nio.file.Path f = java.nio.file.Files.createTempFile("parts", ".bin");
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofShared();
+                java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(f,
+                        java.nio.file.StandardOpenOption.READ, java.nio.file.StandardOpenOption.WRITE)) {
+            ch.write(java.nio.ByteBuffer.wrap(all));
+            java.nio.ByteBuffer mapped = ch.map(java.nio.channels.FileChannel.MapMode.READ_ONLY, 0, all.length, arena)
+                    .asSlice(mappedAt, all.length - mappedAt).asByteBuffer();
+            List<java.nio.ByteBuffer> parts = List.of(heap, empty, direct, mapped);
+            String etag = await(store.put("parts", parts));
+            byte[] expected = java.util.Arrays.copyOfRange(all, 1, all.length);
+            assertThat(await(store.get("parts")).data()).isEqualTo(expected);
+            assertThat(etag).isEqualTo(java.util.HexFormat.of().formatHex(
+                    java.security.MessageDigest.getInstance("MD5").digest(expected)));
+            assertThat(heap.position()).isOne();
+            assertThat(direct.position()).isZero();
+            assertThat(mapped.position()).isZero();
+        } finally {
+            java.nio.file.Files.delete(f);
+        }
+    }
+
+    @Test
     void etagIsTheMd5OfASinglePutLikeS3() {
         assertThat(await(store.put("k", "abc".getBytes()))).isEqualTo("900150983cd24fb0d6963f7d28e17f72");
     }
