@@ -217,11 +217,16 @@ class CacheTargetTest {
         assertThat(StoreImage.read(store, "vol")).isEqualTo(model);
     }
 
+    /** Uploads as soon as it can, 4-block segments, room for 48 dirty blocks of which {@code inMemory} in memory. */
+    private CacheConfig uploadingAtOnce(int inMemory) {
+        return config("c", SIZE).withSizes(48L * BS, 8L * BS, 4L * BS).withDirtyMemory((long) inMemory * BS)
+                .withUpload(Duration.ZERO, 2);
+    }
+
     @Test
     void duringAStoreOutageMemoryStaysBoundedAndNothingIsLost() throws Exception {
         FaultInjectingStore faulty = new FaultInjectingStore(store);
-        CacheConfig c = config("c", SIZE).withSizes(48L * BS, 8L * BS, 4L * BS).withDirtyMemory(8L * BS)
-                .withUpload(Duration.ZERO, 2);
+        CacheConfig c = uploadingAtOnce(8);
         Random r = new Random(11);
         byte[] model = new byte[(int) SIZE];
         try (CacheTarget t = CacheTarget.open(c, faulty); Io io = new Io(t)) {
@@ -251,8 +256,7 @@ class CacheTargetTest {
     void spilledWholeBlocksGoUpFromTheJournalBesideMergedOnes() throws Exception {
         FaultInjectingStore faulty = new FaultInjectingStore(store);
         // segments of 4 blocks: each mixes blocks sent from the journal with blocks merged in memory
-        CacheConfig c = config("c", SIZE).withSizes(48L * BS, 8L * BS, 4L * BS).withDirtyMemory(4L * BS)
-                .withUpload(Duration.ZERO, 2);
+        CacheConfig c = uploadingAtOnce(4);
         Random r = new Random(12);
         byte[] model = new byte[(int) SIZE];
         try (CacheTarget t = CacheTarget.open(c, faulty); Io io = new Io(t)) {
