@@ -22,7 +22,12 @@ final class DirtyBlock {
     static final int SECTOR_SHIFT = 9;
 
     /** A journal record's bytes for block bytes [at, at+len), in record order; {@code file == null} is zeros. */
-    record Piece(JournalFile file, long dataPos, int at, int len) {}
+    /**
+     * Where part of a spilled version is: {@code len} bytes at {@code dataPos} of {@code file}
+     * (null: zeros) land at {@code at} of the block. {@code crc}: their CRC32C when known without
+     * reading them (a piece that is a whole journal record), else -1.
+     */
+    record Piece(JournalFile file, long dataPos, int at, int len, long crc) {}
 
     final long epoch;
     final boolean zero;

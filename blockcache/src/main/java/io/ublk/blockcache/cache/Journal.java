@@ -2,6 +2,7 @@ package io.ublk.blockcache.cache;
 
 import io.ublk.blockcache.Completion;
 import java.io.IOException;
+import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.DirectoryStream;
@@ -236,8 +237,16 @@ final class Journal implements AutoCloseable {
         return List.copyOf(files);
     }
 
-    /** A record header found by {@link #scan}: where its data is. */
-    record Located(JournalFile file, long dataPos, JournalRecord record) {}
+    /** A record header found by {@link #scan}: where its data is, and the CRC32C the record carries. */
+    record Located(JournalFile file, long dataPos, JournalRecord record, int crc) {
+        /** The CRC32C of the record's data alone, derived from the record's own (not read from the data). */
+        int dataCrc() {
+            byte[] h = new byte[JournalRecord.HEADER];
+            JournalRecord r = record;
+            JournalRecord.writeHeader(MemorySegment.ofArray(h), r.type(), r.epoch(), r.seq(), r.offset(), r.length());
+            return Codec.crc32cOfTail(crc, Codec.crc32c(h, 0, h.length), r.dataBytes());
+        }
+    }
 
     /**
      * Headers of every record of journal epochs (lower, upper], in sequence order, without their
@@ -261,7 +270,7 @@ final class Journal implements AutoCloseable {
                         throw new IOException(f.path + ": no record at " + at + " below its appended size " + size);
                     }
                     if (h.epoch() > lower && h.epoch() <= upper) {
-                        out.add(new Located(f, at + JournalRecord.HEADER, h));
+                        out.add(new Located(f, at + JournalRecord.HEADER, h, header.getInt(40)));
                     }
                     at += JournalRecord.HEADER + h.dataBytes();
                 }

@@ -291,7 +291,9 @@ final class Uploader implements Runnable {
                 int len = (int) Math.min(bs - at, end - pos);
                 JournalFile file = r.type() == JournalRecord.WRITE ? l.file() : null;
                 long dataPos = file == null ? 0 : l.dataPos() + (pos - r.offset());
-                pieces.computeIfAbsent(block, b -> new ArrayList<>()).add(new DirtyBlock.Piece(file, dataPos, at, len));
+                // a piece that is the record's whole data has its CRC in the record already
+                long crc = file != null && len == r.length() ? l.dataCrc() & 0xFFFF_FFFFL : -1;
+                pieces.computeIfAbsent(block, b -> new ArrayList<>()).add(new DirtyBlock.Piece(file, dataPos, at, len, crc));
                 pos += len;
             }
         }
@@ -722,7 +724,8 @@ final class Uploader implements Runnable {
                 DirtyBlock.Piece whole = in.whole(i);
                 if (whole != null) {
                     MemorySegment m = views.slice(whole.file(), whole.dataPos(), bs);
-                    crcs[e] = Codec.crc32c(m, 0, bs);
+                    // the journal's checksum travels on: the uploader need not touch the bytes at all
+                    crcs[e] = whole.crc() >= 0 ? (int) whole.crc() : Codec.crc32c(m, 0, bs);
                     parts.add(body.asSlice(runStart, fill - runStart).asByteBuffer());
                     parts.add(m.asByteBuffer());
                     runStart = fill;
