@@ -102,7 +102,7 @@ public final class UploadBench {
                         raw(client, bucket, "warm/", warmup, objectSize, parallelism);
                         deleteRaw(client, bucket, "warm/", warmup);
                     });
-                    awaitJitQuiet();
+                    settle();
                     Map<String, Long> cpu0 = cpu();
                     double[] r = raw(client, bucket, label + "/", objects, objectSize, parallelism);
                     cpuReport(label, cpu0);
@@ -147,11 +147,14 @@ public final class UploadBench {
     }
 
     /**
-     * Waits (up to 10 s) until the JIT compilers have been idle for half a second: the warm-up
-     * (or the writes before a drain) leaves a queue of compilations that would otherwise run,
-     * on this 2-core host, inside the measured window.
+     * Before the clock: a full collection, then a wait (up to 10 s) until the JIT compilers have
+     * been idle for half a second. The warm-up (or the writes before a drain) leaves a queue of
+     * compilations, and young objects that would otherwise be copied inside the measured window
+     * (a drain's dirty block arrays, allocated by the writes just before: one such pause took
+     * 88 ms of both cores). A server that has run for a while has neither.
      */
-    private static void awaitJitQuiet() throws InterruptedException {
+    private static void settle() throws InterruptedException {
+        System.gc();
         var jit = java.lang.management.ManagementFactory.getCompilationMXBean();
         long deadline = System.nanoTime() + 10_000_000_000L;
         long last = jit.getTotalCompilationTime();
@@ -355,7 +358,7 @@ public final class UploadBench {
             AtomicInteger errors = new AtomicInteger();
             long share = total / writers;
             if (!gated) {
-                awaitJitQuiet();
+                settle();
             }
             long t0 = System.nanoTime();
             List<Thread> threads = new ArrayList<>();
@@ -390,7 +393,7 @@ public final class UploadBench {
             }
             long written = System.nanoTime();
             if (gated) {
-                awaitJitQuiet(); // what the writes queued for the compiler is not the upload's cost
+                settle(); // what the writes queued for the compiler and left for the collector is not the upload's cost
             }
             Map<String, Long> cpu0 = cpu();
             if (gated) {
