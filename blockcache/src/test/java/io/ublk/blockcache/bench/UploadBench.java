@@ -97,14 +97,19 @@ public final class UploadBench {
         // rounds): each starts from the same host state, warms up alike, and leaves nothing behind.
         switch (mode) {
             case "raw" -> {
+                // made once, before the settling GC: their bytes are not the PUTs' cost
+                byte[][] bodies = new byte[parallelism][objectSize];
+                for (byte[] b : bodies) {
+                    ThreadLocalRandom.current().nextBytes(b);
+                }
                 try (S3AsyncClient client = rawClient(storeConfig, creds)) {
                     warmUp(label, maxWarmups, () -> {
-                        raw(client, bucket, "warm/", warmup, objectSize, parallelism);
+                        raw(client, bucket, "warm/", warmup, bodies);
                         deleteRaw(client, bucket, "warm/", warmup);
                     });
                     settle();
                     Map<String, Long> cpu0 = cpu();
-                    double[] r = raw(client, bucket, label + "/", objects, objectSize, parallelism);
+                    double[] r = raw(client, bucket, label + "/", objects, bodies);
                     cpuReport(label, cpu0);
                     deleteRaw(client, bucket, label + "/", objects);
                     out(label + "_seconds", r[0]);
@@ -285,13 +290,11 @@ public final class UploadBench {
                 .build();
     }
 
-    /** PUTs {@code n} objects with {@code parallelism} in flight; answers {seconds, MiB/s, mean in flight}. */
-    private static double[] raw(S3AsyncClient client, String bucket, String prefix, int n, int size, int parallelism)
+    /** PUTs {@code n} objects, one body each in flight at a time; answers {seconds, MiB/s, mean in flight}. */
+    private static double[] raw(S3AsyncClient client, String bucket, String prefix, int n, byte[][] bodies)
             throws InterruptedException {
-        byte[][] bodies = new byte[parallelism][size];
-        for (byte[] b : bodies) {
-            ThreadLocalRandom.current().nextBytes(b);
-        }
+        int size = bodies[0].length;
+        int parallelism = bodies.length;
         // A body may be reused once the PUT reading it answered: one per permit.
         Semaphore permits = new Semaphore(parallelism);
         java.util.concurrent.ConcurrentLinkedQueue<byte[]> free = new java.util.concurrent.ConcurrentLinkedQueue<>(List.of(bodies));
