@@ -19,12 +19,10 @@ final class LocalFiles {
 
     private LocalFiles() {}
 
-    /** Writes {@code data} to a new temp file in {@code dir}, tags it with its etag, fsyncs it. */
-    static Path writeTemp(Path dir, byte[] data, String etag, LocalEtags etags) throws IOException {
-        return writeTemp(dir, java.util.List.of(ByteBuffer.wrap(data)), etag, etags);
-    }
-
-    /** The same for the concatenation of {@code parts} (each from its position; none is moved). */
+    /**
+     * Writes the concatenation of {@code parts} (each from its position; none is moved) to a new
+     * temp file in {@code dir}, tags it with its etag, fsyncs it.
+     */
     static Path writeTemp(Path dir, java.util.List<ByteBuffer> parts, String etag, LocalEtags etags) throws IOException {
         Path tmp = dir.resolve(TEMP_PREFIX + UUID.randomUUID());
         boolean done = false;

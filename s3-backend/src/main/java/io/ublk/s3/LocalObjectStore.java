@@ -130,8 +130,7 @@ public final class LocalObjectStore implements ObjectStore {
         Path file = path(key);
         return run("put", file, () -> {
             String etag = Etags.md5Hex(parts);
-            LocalFiles.ensureDir(file.getParent());
-            Path tmp = LocalFiles.writeTemp(file.getParent(), parts, etag, etags);
+            Path tmp = writeTemp(file, parts, etag);
             try {
                 Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE);
             } finally {
@@ -195,8 +194,12 @@ public final class LocalObjectStore implements ObjectStore {
     }
 
     private Path writeTemp(Path file, byte[] data, String etag) throws IOException {
+        return writeTemp(file, List.of(java.nio.ByteBuffer.wrap(data)), etag);
+    }
+
+    private Path writeTemp(Path file, List<java.nio.ByteBuffer> parts, String etag) throws IOException {
         LocalFiles.ensureDir(file.getParent());
-        return LocalFiles.writeTemp(file.getParent(), data, etag, etags);
+        return LocalFiles.writeTemp(file.getParent(), parts, etag, etags);
     }
 
     @Override

@@ -21,7 +21,6 @@ import java.util.concurrent.atomic.AtomicLongArray;
 final class DirtyBlock {
     static final int SECTOR_SHIFT = 9;
 
-    /** A journal record's bytes for block bytes [at, at+len), in record order; {@code file == null} is zeros. */
     /**
      * Where part of a spilled version is: {@code len} bytes at {@code dataPos} of {@code file}
      * (null: zeros) land at {@code at} of the block. {@code crc}: their CRC32C when known without

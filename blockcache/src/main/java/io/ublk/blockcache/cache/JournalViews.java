@@ -20,9 +20,11 @@ import java.util.concurrent.TimeUnit;
  * it is unmapped. The one truncation, of a torn tail at replay, cuts only records this process
  * did not write whole (another process's crash), so no mapping of this process covers them.
  * (A test that plays a power cut truncates files a crashed instance's PUTs may still read: those
- * fail with an I/O error or an {@code InternalError} from the unsafe copy, not a crash.) Unmapped as soon as the PUT succeeded (the store has read the whole body
- * then). After a failed PUT the HTTP client may still be writing the body for a moment, so the
- * mappings go to a {@link Graveyard} and are unmapped after a grace period.
+ * fail with an I/O error or an {@code InternalError} from the unsafe copy, not a crash.)
+ *
+ * <p>Unmapped as soon as the PUT succeeded (the store has read the whole body then). After a
+ * failed PUT the HTTP client may still be writing the body for a moment, so the mappings go to a
+ * {@link Graveyard} and are unmapped after a grace period.
  */
 final class JournalViews {
     private final Map<JournalFile, MemorySegment> mapped = new IdentityHashMap<>(4);

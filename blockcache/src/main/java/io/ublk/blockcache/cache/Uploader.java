@@ -419,7 +419,6 @@ final class Uploader implements Runnable {
                     buffers.give(body);
                     graveyard.release(views, ex == null);
                 }));
-                stats.journalSentBlocks.add(p.fromJournal);
             }
             Volume.await(CompletableFuture.allOf(window.toArray(CompletableFuture[]::new)));
         } finally {
@@ -427,6 +426,7 @@ final class Uploader implements Runnable {
             window.clear();
         }
         stats.segmentPuts.add(plans.size());
+        plans.forEach(p -> stats.journalSentBlocks.add(p.fromJournal));
 
         long[] locations = new long[blocks.length];
         for (SegmentPlan p : plans) {
@@ -726,7 +726,9 @@ final class Uploader implements Runnable {
                     MemorySegment m = views.slice(whole.file(), whole.dataPos(), bs);
                     // the journal's checksum travels on: the uploader need not touch the bytes at all
                     crcs[e] = whole.crc() >= 0 ? (int) whole.crc() : Codec.crc32c(m, 0, bs);
-                    parts.add(body.asSlice(runStart, fill - runStart).asByteBuffer());
+                    if (fill > runStart) {
+                        parts.add(body.asSlice(runStart, fill - runStart).asByteBuffer());
+                    }
                     parts.add(m.asByteBuffer());
                     runStart = fill;
                     fromJournal++;
@@ -747,7 +749,6 @@ final class Uploader implements Runnable {
             header = new SegmentHeader(uuid, gen, blocks, kinds, args, crcs);
             byte[] encoded = header.encode();
             MemorySegment.copy(encoded, 0, body, ValueLayout.JAVA_BYTE, 0, encoded.length);
-            parts.removeIf(b -> !b.hasRemaining());
             return parts;
         }
     }
