@@ -48,7 +48,7 @@ ensure_backports() {
   if apt-cache policy 2>/dev/null | grep -q 'bookworm-backports'; then return 0; fi
   local mirror
   mirror=$(grep -rhoE '^(URIs:|deb) *\S*https?://\S+/debian/?( |$)' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null \
-           | grep -oE 'https?://\S+/debian/?' | head -1)
+           | grep -oE 'https?://\S+/debian/?' | head -1 || true)
   [ -n "$mirror" ] || mirror=http://deb.debian.org/debian
   log "adding bookworm-backports from $mirror"
   cat > /etc/apt/sources.list.d/ublk-backports.sources <<SRC

@@ -1,5 +1,8 @@
 package io.ublk.blockcache.cache;
 
+import io.ublk.blockcache.cache.format.VolumeHeader;
+import io.ublk.blockcache.cache.journal.Journal;
+import io.ublk.blockcache.cache.volume.Volume;
 import io.ublk.s3.ObjectStore;
 import io.ublk.s3.StoreException;
 import java.io.IOException;

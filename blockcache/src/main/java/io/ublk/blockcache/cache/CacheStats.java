@@ -7,25 +7,25 @@ import java.util.concurrent.atomic.LongAdder;
 public final class CacheStats {
     final AtomicLong dirtyBytes = new AtomicLong();
     final AtomicLong dirtyMemory = new AtomicLong();
-    final LongAdder spilledBlocks = new LongAdder();
-    final LongAdder journalSentBlocks = new LongAdder();
-    final AtomicLong committedGeneration = new AtomicLong();
+    public final LongAdder spilledBlocks = new LongAdder();
+    public final LongAdder journalSentBlocks = new LongAdder();
+    public final AtomicLong committedGeneration = new AtomicLong();
     final LongAdder readHits = new LongAdder();
     final LongAdder readMisses = new LongAdder();
-    final LongAdder storeReadBytes = new LongAdder();
-    final LongAdder checksumErrors = new LongAdder();
+    public final LongAdder storeReadBytes = new LongAdder();
+    public final LongAdder checksumErrors = new LongAdder();
     final LongAdder journalBytes = new LongAdder();
-    final LongAdder journalSyncs = new LongAdder();
+    public final LongAdder journalSyncs = new LongAdder();
     final LongAdder writeWaits = new LongAdder();
-    final LongAdder uploadRounds = new LongAdder();
-    final LongAdder uploadedBytes = new LongAdder();
-    final LongAdder segmentPuts = new LongAdder();
-    final LongAdder manifestPuts = new LongAdder();
-    final LongAdder checkpointPuts = new LongAdder();
-    final LongAdder uploadFailures = new LongAdder();
-    final LongAdder compactions = new LongAdder();
-    final LongAdder compactedBytes = new LongAdder();
-    final LongAdder deletedObjects = new LongAdder();
+    public final LongAdder uploadRounds = new LongAdder();
+    public final LongAdder uploadedBytes = new LongAdder();
+    public final LongAdder segmentPuts = new LongAdder();
+    public final LongAdder manifestPuts = new LongAdder();
+    public final LongAdder checkpointPuts = new LongAdder();
+    public final LongAdder uploadFailures = new LongAdder();
+    public final LongAdder compactions = new LongAdder();
+    public final LongAdder compactedBytes = new LongAdder();
+    public final LongAdder deletedObjects = new LongAdder();
 
     /** Dirty block bytes now (not yet in a committed generation), in memory or only in the journal. */
     public long dirtyBytes() { return dirtyBytes.get(); }

@@ -8,6 +8,15 @@ import io.ublk.blockcache.Completion;
 import io.ublk.blockcache.IoFlags;
 import io.ublk.blockcache.Requests;
 import io.ublk.blockcache.Zeros;
+import io.ublk.blockcache.cache.dirty.BlockArrays;
+import io.ublk.blockcache.cache.dirty.DirtyBlock;
+import io.ublk.blockcache.cache.dirty.DirtyTable;
+import io.ublk.blockcache.cache.dirty.ReadGuard;
+import io.ublk.blockcache.cache.journal.Journal;
+import io.ublk.blockcache.cache.journal.JournalRecord;
+import io.ublk.blockcache.cache.read.CleanBlock;
+import io.ublk.blockcache.cache.upload.Uploader;
+import io.ublk.blockcache.cache.volume.Volume;
 import io.ublk.s3.ObjectStore;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -407,7 +416,7 @@ public final class CacheTarget implements BlockTarget {
     }
 
     /** The committed bytes of a block (null: zeros), for the uploader's merge of partial blocks. */
-    byte[] committedBytes(int block) {
+    public byte[] committedBytes(int block) {
         long loc = volume.index.get(block);
         if (loc == 0) {
             return null;
@@ -448,12 +457,12 @@ public final class CacheTarget implements BlockTarget {
         return length;
     }
 
-    boolean hasWaiters() {
+    public boolean hasWaiters() {
         return !waiters.isEmpty();
     }
 
     /** Runs queued writes while there is room; uploader thread. */
-    void resumeWaiters() {
+    public void resumeWaiters() {
         PendingWrite w;
         while (stats.dirtyBytes.get() < config.maxDirtyBytes() && (w = waiters.poll()) != null) {
             int r;

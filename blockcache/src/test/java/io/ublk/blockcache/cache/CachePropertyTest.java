@@ -1,8 +1,7 @@
 package io.ublk.blockcache.cache;
 
-import static org.assertj.core.api.Assertions.assertThat;
-
 import io.ublk.blockcache.IoFlags;
+import io.ublk.blockcache.cache.journal.JournalFile;
 import io.ublk.s3.LocalObjectStore;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
@@ -19,6 +18,8 @@ import java.util.Random;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+
+import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * Random writes, FUA writes, flushes, discards, reads, process crashes, power cuts and restarts

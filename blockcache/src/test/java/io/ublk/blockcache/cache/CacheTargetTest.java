@@ -1,9 +1,7 @@
 package io.ublk.blockcache.cache;
 
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
-
 import io.ublk.blockcache.IoFlags;
+import io.ublk.blockcache.cache.journal.JournalRecord;
 import io.ublk.s3.FaultInjectingStore;
 import io.ublk.s3.LocalObjectStore;
 import java.io.IOException;
@@ -18,6 +16,9 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 class CacheTargetTest {
     static final int BS = 128 * 1024;

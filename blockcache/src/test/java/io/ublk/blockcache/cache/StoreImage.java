@@ -1,5 +1,7 @@
 package io.ublk.blockcache.cache;
 
+import io.ublk.blockcache.cache.format.VolumeHeader;
+import io.ublk.blockcache.cache.volume.Volume;
 import io.ublk.s3.ObjectStore;
 import java.util.UUID;
 

@@ -1,5 +1,6 @@
-package io.ublk.blockcache.cache;
+package io.ublk.blockcache.cache.dirty;
 
+import io.ublk.blockcache.cache.journal.JournalFile;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.foreign.MemorySegment;
@@ -18,26 +19,26 @@ import java.util.concurrent.atomic.AtomicLongArray;
  * journal records, {@link #pieces}, that wrote them). Only frozen versions are spilled, so no
  * writer ever writes into a spilled version.
  */
-final class DirtyBlock {
-    static final int SECTOR_SHIFT = 9;
+public final class DirtyBlock {
+    public static final int SECTOR_SHIFT = 9;
 
     /**
      * Where part of a spilled version is: {@code len} bytes at {@code dataPos} of {@code file}
      * (null: zeros) land at {@code at} of the block. {@code crc}: their CRC32C when known without
      * reading them (a piece that is a whole journal record), else -1.
      */
-    record Piece(JournalFile file, long dataPos, int at, int len, long crc) {}
+    public record Piece(JournalFile file, long dataPos, int at, int len, long crc) {}
 
     final long epoch;
-    final boolean zero;
+    public final boolean zero;
     /** The bytes while in memory; null once spilled (or for a zero version). */
-    volatile byte[] data;
+    public volatile byte[] data;
     /** Where the bytes are in the journal once spilled; set before {@link #data} is dropped. */
     volatile Piece[] pieces;
     private final AtomicLongArray valid;
     private volatile boolean full;
     /** The previous epoch's version of the same block while it waits to upload; cut once it committed. */
-    volatile DirtyBlock older;
+    public volatile DirtyBlock older;
 
     /** A version with data (zero-filled {@code data}, nothing valid yet), or a zero version if {@code data} is null. */
     DirtyBlock(long epoch, byte[] data, int sectors, DirtyBlock older) {
@@ -49,11 +50,11 @@ final class DirtyBlock {
         this.full = zero;
     }
 
-    boolean full() {
+    public boolean full() {
         return full;
     }
 
-    boolean spilled() {
+    public boolean spilled() {
         return pieces != null;
     }
 
@@ -87,7 +88,7 @@ final class DirtyBlock {
     }
 
     /** True if sectors [from, to) are all this epoch's. */
-    boolean covers(int from, int to) {
+    public boolean covers(int from, int to) {
         if (full) {
             return true;
         }
@@ -114,7 +115,7 @@ final class DirtyBlock {
     }
 
     /** Copies this version's sectors within block bytes [at, at+n) over dst, leaving the others as they are. */
-    void overlay(int at, int n, MemorySegment dst, long dstAt) {
+    public void overlay(int at, int n, MemorySegment dst, long dstAt) {
         if (zero) {
             io.ublk.blockcache.Zeros.fill(dst, dstAt, n);
             return;
@@ -173,7 +174,7 @@ final class DirtyBlock {
      * sectors over {@code base} (null: zeros; not read when the version is full). For the
      * uploader: a spilled version is read back from the journal here, straight into dst.
      */
-    void mergeInto(byte[] base, MemorySegment dst, long at, int blockSize) {
+    public void mergeInto(byte[] base, MemorySegment dst, long at, int blockSize) {
         if (!full) {
             if (base == null) {
                 io.ublk.blockcache.Zeros.fill(dst, at, blockSize);
@@ -188,7 +189,7 @@ final class DirtyBlock {
      * The one journal record piece that holds this spilled version's whole block (its bytes are
      * that piece's, whatever came before), or null: in memory, zero, or made of several pieces.
      */
-    Piece wholePiece(int blockSize) {
+    public Piece wholePiece(int blockSize) {
         Piece[] p = pieces;
         if (zero || data != null || p == null || p.length == 0) {
             return null;
@@ -201,7 +202,7 @@ final class DirtyBlock {
      * Drops the bytes; {@code pieces} must say where they are. Uploader only, frozen versions
      * only. Answers the array it held, for {@link BlockArrays#retire}.
      */
-    byte[] spill(Piece[] pieces) {
+    public byte[] spill(Piece[] pieces) {
         byte[] old = data;
         this.pieces = Arrays.copyOf(pieces, pieces.length);
         this.data = null;

@@ -1,5 +1,6 @@
-package io.ublk.blockcache.cache;
+package io.ublk.blockcache.cache.format;
 
+import io.ublk.blockcache.cache.volume.BlockIndex;
 import java.nio.ByteBuffer;
 import java.util.HashMap;
 import java.util.Map;
@@ -14,12 +15,12 @@ import java.util.UUID;
  * | entry count u32 | (block u64, segment u32, slot u32, crc u32)* | crc32c u32
  * </pre>
  */
-final class Checkpoint {
+public final class Checkpoint {
     static final long MAGIC = Codec.magic("UBKCKP01");
 
     private Checkpoint() {}
 
-    static byte[] encode(UUID uuid, long generation, long[] locations, BlockIndex index) {
+    public static byte[] encode(UUID uuid, long generation, long[] locations, BlockIndex index) {
         Map<Integer, Integer> renumber = new HashMap<>();
         int entries = 0;
         int namesBytes = 0;
@@ -59,7 +60,7 @@ final class Checkpoint {
     }
 
     /** Loads the checkpoint into an empty index. */
-    static void decode(String what, byte[] data, UUID uuid, BlockIndex index) {
+    public static void decode(String what, byte[] data, UUID uuid, BlockIndex index) {
         ByteBuffer b = Codec.open(what, data, MAGIC);
         UUID u = new UUID(b.getLong(), b.getLong());
         if (!u.equals(uuid)) {

@@ -1,4 +1,4 @@
-package io.ublk.blockcache.cache;
+package io.ublk.blockcache.cache.dirty;
 
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -12,12 +12,12 @@ import java.util.concurrent.atomic.AtomicLong;
  * arrays: a reader of the new era started after they were unlinked. It flips again only after
  * that, so each counter serves one era at a time.
  */
-final class ReadGuard {
+public final class ReadGuard {
     private final AtomicLong[] readers = {new AtomicLong(), new AtomicLong()};
     private volatile long era;
 
     /** Answers the token to give {@link #exit}. */
-    int enter() {
+    public int enter() {
         while (true) {
             long e = era;
             int k = (int) (e & 1);
@@ -30,7 +30,7 @@ final class ReadGuard {
         }
     }
 
-    void exit(int token) {
+    public void exit(int token) {
         readers[token].decrementAndGet();
     }
 

@@ -1,4 +1,4 @@
-package io.ublk.blockcache.cache;
+package io.ublk.blockcache.cache.format;
 
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -14,10 +14,10 @@ import java.util.UUID;
  * @param checkpoint the generation of the checkpoint the chain starts from, 0 for none (empty index)
  * @param segments   segment keys written since that checkpoint, oldest first
  */
-record Manifest(UUID uuid, UUID writer, long generation, long epoch, long checkpoint, List<String> segments) {
+public record Manifest(UUID uuid, UUID writer, long generation, long epoch, long checkpoint, List<String> segments) {
     static final long MAGIC = Codec.magic("UBKMAN01");
 
-    byte[] encode() {
+    public byte[] encode() {
         int n = 8 + 16 + 16 + 8 + 8 + 8 + 4 + 4;
         for (String s : segments) {
             n += Codec.stringBytes(s);
@@ -32,7 +32,7 @@ record Manifest(UUID uuid, UUID writer, long generation, long epoch, long checkp
         return Codec.seal(b);
     }
 
-    static Manifest decode(String what, byte[] data) {
+    public static Manifest decode(String what, byte[] data) {
         ByteBuffer b = Codec.open(what, data, MAGIC);
         UUID uuid = new UUID(b.getLong(), b.getLong());
         UUID writer = new UUID(b.getLong(), b.getLong());

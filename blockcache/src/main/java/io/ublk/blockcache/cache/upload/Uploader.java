@@ -1,6 +1,24 @@
-package io.ublk.blockcache.cache;
+package io.ublk.blockcache.cache.upload;
 
 import com.github.benmanes.caffeine.cache.Cache;
+import io.ublk.blockcache.cache.CacheConfig;
+import io.ublk.blockcache.cache.CacheStats;
+import io.ublk.blockcache.cache.CacheTarget;
+import io.ublk.blockcache.cache.dirty.BlockArrays;
+import io.ublk.blockcache.cache.dirty.DirtyBlock;
+import io.ublk.blockcache.cache.dirty.DirtyTable;
+import io.ublk.blockcache.cache.format.Checkpoint;
+import io.ublk.blockcache.cache.format.Codec;
+import io.ublk.blockcache.cache.format.Keys;
+import io.ublk.blockcache.cache.format.Manifest;
+import io.ublk.blockcache.cache.format.SegmentHeader;
+import io.ublk.blockcache.cache.journal.Journal;
+import io.ublk.blockcache.cache.journal.JournalFile;
+import io.ublk.blockcache.cache.journal.JournalRecord;
+import io.ublk.blockcache.cache.journal.JournalViews;
+import io.ublk.blockcache.cache.read.CleanBlock;
+import io.ublk.blockcache.cache.volume.BlockIndex;
+import io.ublk.blockcache.cache.volume.Volume;
 import io.ublk.s3.PreconditionFailedException;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -34,7 +52,7 @@ import org.slf4j.LoggerFactory;
  * epoch drops its bytes: they stay in the journal and are read back, one segment at a time, when
  * its turn to upload comes. Total dirty bytes have a second bound, where writes wait.
  */
-final class Uploader implements Runnable {
+public final class Uploader implements Runnable {
     private static final Logger LOG = LoggerFactory.getLogger(Uploader.class);
     /** Segments named by manifests since the last checkpoint before the next round writes one. */
     static final int MAX_CHAIN = 64;
@@ -68,7 +86,7 @@ final class Uploader implements Runnable {
     /** Idle this long, the uploader gives its segment buffers back to the OS. */
     private static final long TRIM_AFTER_NANOS = TimeUnit.SECONDS.toNanos(10);
 
-    Uploader(CacheTarget target, Volume volume, DirtyTable dirty, Cache<Integer, CleanBlock> clean, Journal journal,
+    public Uploader(CacheTarget target, Volume volume, DirtyTable dirty, Cache<Integer, CleanBlock> clean, Journal journal,
             BlockArrays arrays, CacheStats stats, CacheConfig config) {
         this.target = target;
         this.volume = volume;
@@ -85,21 +103,21 @@ final class Uploader implements Runnable {
         this.buffers = new SegmentBuffers(capacity, config.uploadParallelism() + 1);
     }
 
-    void start() {
+    public void start() {
         thread.start();
     }
 
-    void wake() {
+    public void wake() {
         LockSupport.unpark(thread);
     }
 
     /** Why this volume stopped uploading (another writer opened it), or null. */
-    String fenced() {
+    public String fenced() {
         return fenced;
     }
 
     /** Blocks until every write of epochs up to {@code epoch} is in a committed generation. */
-    void awaitCommitted(long epoch) throws InterruptedException {
+    public void awaitCommitted(long epoch) throws InterruptedException {
         synchronized (progress) {
             if (drainTarget < epoch) {
                 drainTarget = epoch;
@@ -119,7 +137,7 @@ final class Uploader implements Runnable {
         }
     }
 
-    void stop() {
+    public void stop() {
         stopping = true;
         wake();
         thread.interrupt();

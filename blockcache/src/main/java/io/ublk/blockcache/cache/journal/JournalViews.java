@@ -1,4 +1,4 @@
-package io.ublk.blockcache.cache;
+package io.ublk.blockcache.cache.journal;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -26,12 +26,12 @@ import java.util.concurrent.TimeUnit;
  * failed PUT the HTTP client may still be writing the body for a moment, so the mappings go to a
  * {@link Graveyard} and are unmapped after a grace period.
  */
-final class JournalViews {
+public final class JournalViews {
     private final Map<JournalFile, MemorySegment> mapped = new IdentityHashMap<>(4);
     private Arena arena;
 
     /** The {@code length} bytes at {@code pos} of {@code file}, mapped (the whole file, on first use). */
-    MemorySegment slice(JournalFile file, long pos, int length) {
+    public MemorySegment slice(JournalFile file, long pos, int length) {
         MemorySegment m = mapped.get(file);
         if (m == null || pos + length > m.byteSize()) {
             if (arena == null) {
@@ -68,7 +68,7 @@ final class JournalViews {
     }
 
     /** Views of failed PUTs, unmapped once nothing can still be reading them. */
-    static final class Graveyard {
+    public static final class Graveyard {
         /** Longer than any HTTP client takes to abandon a failed request's body. */
         static final long GRACE_NANOS = TimeUnit.MINUTES.toNanos(2);
 
@@ -77,7 +77,7 @@ final class JournalViews {
         private final ConcurrentLinkedQueue<Grave> graves = new ConcurrentLinkedQueue<>();
         private final long graceNanos;
 
-        Graveyard() {
+        public Graveyard() {
             this(GRACE_NANOS);
         }
 
@@ -86,7 +86,7 @@ final class JournalViews {
         }
 
         /** After its PUT answered (any thread): unmaps now after a success, later after a failure. */
-        void release(JournalViews v, boolean succeeded) {
+        public void release(JournalViews v, boolean succeeded) {
             if (v.isEmpty() || (succeeded && v.close())) {
                 return;
             }
@@ -94,7 +94,7 @@ final class JournalViews {
         }
 
         /** Unmaps the views whose grace period is over. */
-        void sweep() {
+        public void sweep() {
             long now = System.nanoTime();
             for (Grave g : graves) {
                 if (now - g.due() >= 0 && g.views().close()) {
@@ -104,7 +104,7 @@ final class JournalViews {
         }
 
         /** At close: the rest are unmapped by a virtual thread once due, so the owner need not wait. */
-        void sweepLater() {
+        public void sweepLater() {
             if (graves.isEmpty()) {
                 return;
             }

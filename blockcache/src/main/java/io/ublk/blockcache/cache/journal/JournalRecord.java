@@ -1,4 +1,4 @@
-package io.ublk.blockcache.cache;
+package io.ublk.blockcache.cache.journal;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -14,11 +14,11 @@ import java.nio.ByteOrder;
  * A record whose magic, type, length or CRC is wrong, or that ends past the file, ends the
  * journal file: it is the torn tail of a write that never completed.
  */
-record JournalRecord(int type, long epoch, long seq, long offset, long length, byte[] data) {
-    static final int HEADER = 48;
+public record JournalRecord(int type, long epoch, long seq, long offset, long length, byte[] data) {
+    public static final int HEADER = 48;
     static final int MAGIC = 0x314E524A;
-    static final int WRITE = 1;
-    static final int ZERO = 2;
+    public static final int WRITE = 1;
+    public static final int ZERO = 2;
 
     static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -52,7 +52,7 @@ record JournalRecord(int type, long epoch, long seq, long offset, long length, b
         return new JournalRecord(type, epoch, seq, offset, length, data);
     }
 
-    int dataBytes() {
+    public int dataBytes() {
         return type == WRITE ? (int) length : 0;
     }
 }

@@ -1,4 +1,4 @@
-package io.ublk.blockcache.cache;
+package io.ublk.blockcache.cache.format;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -15,23 +15,23 @@ import java.util.UUID;
  *  . crc32c u32 of bytes [0, 40 + 24 * count)
  * </pre>
  */
-final class SegmentHeader {
+public final class SegmentHeader {
     static final long MAGIC = Codec.magic("UBKSEG01");
     static final int FIXED = 40;
     static final int ENTRY = 24;
-    static final int PROBE_BYTES = 4096;
-    static final int DATA = 1;
-    static final int ZERO = 2;
+    public static final int PROBE_BYTES = 4096;
+    public static final int DATA = 1;
+    public static final int ZERO = 2;
 
-    final UUID uuid;
+    public final UUID uuid;
     final long generation;
-    final int headerBytes;
-    final long[] blocks;
-    final int[] kinds;
-    final int[] args;
-    final int[] crcs;
+    public final int headerBytes;
+    public final long[] blocks;
+    public final int[] kinds;
+    public final int[] args;
+    public final int[] crcs;
 
-    SegmentHeader(UUID uuid, long generation, long[] blocks, int[] kinds, int[] args, int[] crcs) {
+    public SegmentHeader(UUID uuid, long generation, long[] blocks, int[] kinds, int[] args, int[] crcs) {
         this.uuid = uuid;
         this.generation = generation;
         this.blocks = blocks;
@@ -41,11 +41,11 @@ final class SegmentHeader {
         this.headerBytes = headerBytes(blocks.length);
     }
 
-    int count() {
+    public int count() {
         return blocks.length;
     }
 
-    int dataSlots() {
+    public int dataSlots() {
         int n = 0;
         for (int k : kinds) {
             if (k == DATA) {
@@ -55,13 +55,13 @@ final class SegmentHeader {
         return n;
     }
 
-    static int headerBytes(int count) {
+    public static int headerBytes(int count) {
         int raw = FIXED + ENTRY * count + 4;
         return (raw + 4095) & ~4095;
     }
 
     /** The header bytes, zero-padded to {@link #headerBytes}. */
-    byte[] encode() {
+    public byte[] encode() {
         byte[] out = new byte[headerBytes];
         ByteBuffer b = ByteBuffer.wrap(out).order(ByteOrder.LITTLE_ENDIAN);
         b.putLong(MAGIC).putLong(uuid.getMostSignificantBits()).putLong(uuid.getLeastSignificantBits())
@@ -74,7 +74,7 @@ final class SegmentHeader {
     }
 
     /** Bytes needed to decode the header whose first bytes are {@code probe}. */
-    static int neededBytes(byte[] probe) {
+    public static int neededBytes(byte[] probe) {
         if (probe.length < FIXED) {
             throw new CorruptObjectException("segment is too short: " + probe.length + " bytes");
         }
@@ -90,7 +90,7 @@ final class SegmentHeader {
         return (int) need;
     }
 
-    static SegmentHeader decode(String what, byte[] data) {
+    public static SegmentHeader decode(String what, byte[] data) {
         int need = neededBytes(data);
         if (data.length < need) {
             throw new CorruptObjectException(what + " header is cut short");

@@ -1,4 +1,4 @@
-package io.ublk.blockcache.cache;
+package io.ublk.blockcache.cache.volume;
 
 import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicLongArray;
@@ -15,14 +15,14 @@ import java.util.concurrent.atomic.AtomicLongArray;
  * <p>The index also counts, per segment, how many of its slots are still live, which is what
  * compaction and the deletion of dead segments go by. Those counts are the uploader's alone.
  */
-final class BlockIndex {
+public final class BlockIndex {
     static final int SLOT_BITS = 10;
-    static final int MAX_SLOTS = 1 << SLOT_BITS;
+    public static final int MAX_SLOTS = 1 << SLOT_BITS;
     private static final int SEGMENT_BITS = 22;
     static final int MAX_SEGMENTS = (1 << SEGMENT_BITS) - 1;
 
     /** A segment object: its key, where its payloads start, and how many data slots it has. */
-    record SegmentRef(String key, int headerBytes, int slots) {}
+    public record SegmentRef(String key, int headerBytes, int slots) {}
 
     private final AtomicLongArray locations;
     /** Replaced (never mutated in place past its published length) when it grows. */
@@ -39,32 +39,32 @@ final class BlockIndex {
         this.locations = new AtomicLongArray((int) blocks);
     }
 
-    static long location(int segment, int slot, int crc) {
+    public static long location(int segment, int slot, int crc) {
         return ((long) crc << 32) | ((long) segment << SLOT_BITS) | slot;
     }
 
-    static int segmentOf(long location) {
+    public static int segmentOf(long location) {
         return (int) (location >>> SLOT_BITS) & MAX_SEGMENTS;
     }
 
-    static int slotOf(long location) {
+    public static int slotOf(long location) {
         return (int) location & (MAX_SLOTS - 1);
     }
 
-    static int crcOf(long location) {
+    public static int crcOf(long location) {
         return (int) (location >>> 32);
     }
 
-    int blocks() {
+    public int blocks() {
         return locations.length();
     }
 
-    long get(int block) {
+    public long get(int block) {
         return locations.get(block);
     }
 
     /** Points a block somewhere else (0: zeros), keeping the live counts. Uploader or loader only. */
-    void set(int block, long location) {
+    public void set(int block, long location) {
         long old = locations.getAndSet(block, location);
         if (old != 0) {
             live[segmentOf(old)]--;
@@ -74,12 +74,12 @@ final class BlockIndex {
         }
     }
 
-    SegmentRef segment(int id) {
+    public SegmentRef segment(int id) {
         return segments[id];
     }
 
     /** Registers a segment key; its entries are published by {@link #set}. Uploader or loader only. */
-    int addSegment(String key, int headerBytes, int slots) {
+    public int addSegment(String key, int headerBytes, int slots) {
         if (segmentCount > MAX_SEGMENTS) {
             throw new IllegalStateException("more than " + MAX_SEGMENTS + " segments in one process");
         }
@@ -96,20 +96,20 @@ final class BlockIndex {
     }
 
     /** Ids handed out so far are 1 .. this - 1. */
-    int segmentLimit() {
+    public int segmentLimit() {
         return segmentCount;
     }
 
-    int live(int id) {
+    public int live(int id) {
         return live[id];
     }
 
-    boolean present(int id) {
+    public boolean present(int id) {
         return present[id];
     }
 
     /** The segment will be deleted: it is no longer named by the latest generation. */
-    void retire(int id) {
+    public void retire(int id) {
         present[id] = false;
     }
 }

@@ -1,5 +1,14 @@
-package io.ublk.blockcache.cache;
+package io.ublk.blockcache.cache.volume;
 
+import io.ublk.blockcache.cache.CacheStats;
+import io.ublk.blockcache.cache.format.Checkpoint;
+import io.ublk.blockcache.cache.format.Codec;
+import io.ublk.blockcache.cache.format.CorruptObjectException;
+import io.ublk.blockcache.cache.format.Keys;
+import io.ublk.blockcache.cache.format.Manifest;
+import io.ublk.blockcache.cache.format.SegmentHeader;
+import io.ublk.blockcache.cache.format.VolumeHeader;
+import io.ublk.blockcache.cache.read.CleanBlock;
 import io.ublk.s3.ObjectInfo;
 import io.ublk.s3.ObjectNotFoundException;
 import io.ublk.s3.ObjectStore;
@@ -17,21 +26,21 @@ import java.util.concurrent.ExecutionException;
  * (checkpoint plus segments since) the next manifest extends. Loading and fetching are safe from
  * any thread; changing the chain is the uploader's alone.
  */
-final class Volume {
+public final class Volume {
     private final ObjectStore store;
-    final String name;
-    final VolumeHeader header;
-    final BlockIndex index;
+    public final String name;
+    public final VolumeHeader header;
+    public final BlockIndex index;
     /** This cache folder's identity, written into every manifest it commits. */
-    final UUID writer;
+    public final UUID writer;
     private final CacheStats stats;
 
     /** The latest committed generation (0: none yet, the volume is all zeros). */
-    long generation;
+    public long generation;
     /** The newest journal epoch the latest generation holds. */
-    long committedEpoch;
-    long checkpoint;
-    final List<String> chain = new ArrayList<>();
+    public long committedEpoch;
+    public long checkpoint;
+    public final List<String> chain = new ArrayList<>();
 
     private Volume(ObjectStore store, String name, VolumeHeader header, UUID writer, CacheStats stats) {
         this.store = store;
@@ -42,16 +51,16 @@ final class Volume {
         this.stats = stats;
     }
 
-    ObjectStore store() {
+    public ObjectStore store() {
         return store;
     }
 
-    int blockSize() {
+    public int blockSize() {
         return header.blockSize();
     }
 
     /** The volume's header, or null if the store has no volume by that name. */
-    static VolumeHeader readHeader(ObjectStore store, String name) {
+    public static VolumeHeader readHeader(ObjectStore store, String name) {
         try {
             return VolumeHeader.decode(await(store.get(Keys.volume(name))).data());
         } catch (ObjectNotFoundException e) {
@@ -60,7 +69,7 @@ final class Volume {
     }
 
     /** Creates the volume; if another process created it first, answers what that one wrote. */
-    static VolumeHeader create(ObjectStore store, String name, long size, int blockSize) {
+    public static VolumeHeader create(ObjectStore store, String name, long size, int blockSize) {
         VolumeHeader h = new VolumeHeader(VolumeHeader.VERSION, UUID.randomUUID(), size, blockSize,
                 System.currentTimeMillis());
         try {
@@ -72,7 +81,7 @@ final class Volume {
     }
 
     /** Loads the latest committed generation: its manifest, checkpoint and chain of segment headers. */
-    static Volume load(ObjectStore store, String name, VolumeHeader header, UUID writer, CacheStats stats) {
+    public static Volume load(ObjectStore store, String name, VolumeHeader header, UUID writer, CacheStats stats) {
         Volume v = new Volume(store, name, header, writer, stats);
         v.loadLatest();
         return v;
@@ -85,7 +94,7 @@ final class Volume {
      * in flight when it died can no longer land after this point and change the image under our
      * feet. Answers false if some other commit got there first: load the volume again and retry.
      */
-    boolean claim() {
+    public boolean claim() {
         long gen = generation + 1;
         Manifest m = new Manifest(header.uuid(), writer, gen, committedEpoch, checkpoint, List.copyOf(chain));
         try {
@@ -167,7 +176,7 @@ final class Volume {
     }
 
     /** The committed bytes of {@code block} at {@code location}, checksum verified. */
-    CompletableFuture<CleanBlock> fetch(long location) {
+    public CompletableFuture<CleanBlock> fetch(long location) {
         BlockIndex.SegmentRef ref = index.segment(BlockIndex.segmentOf(location));
         int bs = header.blockSize();
         long offset = ref.headerBytes() + (long) BlockIndex.slotOf(location) * bs;
@@ -182,7 +191,7 @@ final class Volume {
     }
 
     /** Waits for a store call, unwrapping its failure. */
-    static <T> T await(CompletableFuture<T> f) {
+    public static <T> T await(CompletableFuture<T> f) {
         try {
             return f.get();
         } catch (ExecutionException e) {
@@ -193,7 +202,7 @@ final class Volume {
         }
     }
 
-    static RuntimeException unwrap(Throwable t) {
+    public static RuntimeException unwrap(Throwable t) {
         while ((t instanceof CompletionException || t instanceof ExecutionException) && t.getCause() != null) {
             t = t.getCause();
         }

@@ -1,4 +1,4 @@
-package io.ublk.blockcache.cache;
+package io.ublk.blockcache.cache.journal;
 
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -8,15 +8,15 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 
 /** One journal file: written by one lane at a time, forced by the syncer, deleted once committed. */
-final class JournalFile {
+public final class JournalFile {
     final long id;
-    final Path path;
+    public final Path path;
     /** Open while a lane appends or the syncer still has to force it; null for files found at replay. */
     volatile FileChannel channel;
     /** Bytes appended (by its lane). */
     volatile long size;
     /** Bytes known durable: forced, or found intact at replay. */
-    volatile long synced;
+    public volatile long synced;
     /** The newest epoch of any record in it: it may go once that epoch is in the store. */
     volatile long maxEpoch;
     /** The oldest epoch of any record in it (Long.MAX_VALUE while empty). */
@@ -50,7 +50,7 @@ final class JournalFile {
     }
 
     /** Reads {@code len} bytes at {@code pos} of this file into {@code dst[dstAt, dstAt+len)}. */
-    void read(MemorySegment dst, long dstAt, int len, long pos) throws IOException {
+    public void read(MemorySegment dst, long dstAt, int len, long pos) throws IOException {
         ByteBuffer b = dst.asSlice(dstAt, len).asByteBuffer();
         FileChannel ch = reader();
         while (b.hasRemaining()) {

@@ -1,8 +1,8 @@
-package io.ublk.blockcache.cache;
-
-import static org.assertj.core.api.Assertions.assertThat;
+package io.ublk.blockcache.cache.dirty;
 
 import org.junit.jupiter.api.Test;
+
+import static org.assertj.core.api.Assertions.assertThat;
 
 /** An array given back is handed out again only once every reader that could hold it has left. */
 class BlockArraysTest {

@@ -1,4 +1,4 @@
-package io.ublk.blockcache.cache;
+package io.ublk.blockcache.cache.journal;
 
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -12,7 +12,7 @@ import java.util.zip.CRC32C;
  * tail, never leave a hole in its middle. Records of different lanes are ordered by their global
  * sequence number at replay.
  */
-final class JournalLane {
+public final class JournalLane {
     private final Journal journal;
     private final CRC32C crc = new CRC32C();
     private ByteBuffer buffer;
@@ -37,7 +37,7 @@ final class JournalLane {
      * Appends one record (its data copied from {@code src[srcAt, srcAt+length)} for a WRITE) and
      * answers once the bytes are in the file (not yet durable: the syncer makes them so).
      */
-    void append(int type, long epoch, long seq, long offset, long length, MemorySegment src, long srcAt)
+    public void append(int type, long epoch, long seq, long offset, long length, MemorySegment src, long srcAt)
             throws IOException {
         int data = type == JournalRecord.WRITE ? (int) length : 0;
         int total = JournalRecord.HEADER + data;

@@ -1,9 +1,9 @@
-package io.ublk.blockcache.cache;
-
-import static org.assertj.core.api.Assertions.assertThat;
+package io.ublk.blockcache.cache.format;
 
 import java.util.Random;
 import org.junit.jupiter.api.Test;
+
+import static org.assertj.core.api.Assertions.assertThat;
 
 class CodecTest {
     @Test

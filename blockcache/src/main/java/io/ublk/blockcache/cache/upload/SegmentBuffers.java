@@ -1,4 +1,4 @@
-package io.ublk.blockcache.cache;
+package io.ublk.blockcache.cache.upload;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;

@@ -1,4 +1,4 @@
-package io.ublk.blockcache.cache;
+package io.ublk.blockcache.cache.format;
 
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
@@ -11,7 +11,7 @@ import java.util.zip.CRC32C;
  * before it as the last four bytes. A decoder that finds a wrong magic, length or CRC throws
  * {@link CorruptObjectException} rather than returning half-read data.
  */
-final class Codec {
+public final class Codec {
     private Codec() {}
 
     static ByteBuffer writer(int capacity) {
@@ -63,14 +63,14 @@ final class Codec {
         return 2 + s.getBytes(StandardCharsets.UTF_8).length;
     }
 
-    static int crc32c(byte[] data, int offset, int length) {
+    public static int crc32c(byte[] data, int offset, int length) {
         CRC32C crc = new CRC32C();
         crc.update(data, offset, length);
         return (int) crc.getValue();
     }
 
     /** CRC32C of native memory (through a direct buffer view: the intrinsic, no copy). */
-    static int crc32c(MemorySegment data, long offset, int length) {
+    public static int crc32c(MemorySegment data, long offset, int length) {
         CRC32C crc = new CRC32C();
         crc.update(data.asSlice(offset, length).asByteBuffer());
         return (int) crc.getValue();
@@ -95,7 +95,7 @@ final class Codec {
      * block's CRC this way from the journal record that carries it, without reading the block:
      * a checksum that goes end to end, from the write to whoever reads the segment.
      */
-    static int crc32cOfTail(int crcOfAll, int crcOfHead, long tailLength) {
+    public static int crc32cOfTail(int crcOfAll, int crcOfHead, long tailLength) {
         return crcOfAll ^ mulMod(xPow8n(tailLength), crcOfHead);
     }
 

@@ -1,4 +1,4 @@
-package io.ublk.blockcache.cache;
+package io.ublk.blockcache.cache.dirty;
 
 import java.util.ArrayList;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -15,7 +15,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * {@link #reclaim} is the uploader's. At most {@code max} arrays wait free; more go to the
  * collector.
  */
-final class BlockArrays {
+public final class BlockArrays {
     private final int blockSize;
     private final int max;
     private final ReadGuard guard;
@@ -27,7 +27,7 @@ final class BlockArrays {
     private long waitingEra = -1;
     private final java.util.concurrent.atomic.LongAdder reuses = new java.util.concurrent.atomic.LongAdder();
 
-    BlockArrays(int blockSize, int max, ReadGuard guard) {
+    public BlockArrays(int blockSize, int max, ReadGuard guard) {
         this.blockSize = blockSize;
         this.max = max;
         this.guard = guard;
@@ -45,14 +45,14 @@ final class BlockArrays {
     }
 
     /** Gives back an array nothing links to anymore (readers may still be copying from it). */
-    void retire(byte[] a) {
+    public void retire(byte[] a) {
         if (a != null && a.length == blockSize) {
             retired.add(a);
         }
     }
 
     /** Hands out arrays whose readers are gone, and starts the grace period of the newly retired. Uploader only. */
-    void reclaim() {
+    public void reclaim() {
         if (waitingEra >= 0) {
             if (!guard.quiet(waitingEra)) {
                 return;
@@ -81,7 +81,7 @@ final class BlockArrays {
     }
 
     /** Arrays handed out again so far. */
-    long reuses() {
+    public long reuses() {
         return reuses.sum();
     }
 }

@@ -1,6 +1,8 @@
-package io.ublk.blockcache.cache;
+package io.ublk.blockcache.cache.journal;
 
 import io.ublk.blockcache.Completion;
+import io.ublk.blockcache.cache.CacheStats;
+import io.ublk.blockcache.cache.format.Codec;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
@@ -29,9 +31,9 @@ import org.slf4j.LoggerFactory;
  * request, forces every file that grew, and answers them all. A write that answered before the
  * FLUSH was queued is in a file by then, so the force covers it.
  */
-final class Journal implements AutoCloseable {
+public final class Journal implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Journal.class);
-    static final long DEFAULT_FILE_BYTES = 64L << 20;
+    public static final long DEFAULT_FILE_BYTES = 64L << 20;
 
     private record SyncRequest(long tag, Completion done, int result) {}
 
@@ -50,7 +52,7 @@ final class Journal implements AutoCloseable {
     private volatile boolean closing;
     private volatile IOException failure;
 
-    Journal(Path dir, long fileBytes, int maxData, CacheStats stats, List<JournalFile> found) {
+    public Journal(Path dir, long fileBytes, int maxData, CacheStats stats, List<JournalFile> found) {
         this.dir = dir;
         this.fileBytes = fileBytes;
         this.maxData = maxData;
@@ -71,16 +73,16 @@ final class Journal implements AutoCloseable {
     }
 
     /** The calling thread's lane. */
-    JournalLane lane() {
+    public JournalLane lane() {
         return lane.get();
     }
 
     /** A journal that failed to write or sync has lost durability: everything answers -EIO from then on. */
-    boolean failed() {
+    public boolean failed() {
         return failure != null;
     }
 
-    void fail(IOException e) {
+    public void fail(IOException e) {
         if (failure == null) {
             failure = e;
             LOG.error("journal {} failed; the volume answers EIO from now on", dir, e);
@@ -104,7 +106,7 @@ final class Journal implements AutoCloseable {
     }
 
     /** Answers {@code done} with {@code result} once everything appended before this call is durable (-EIO if it cannot be). */
-    void requestSync(long tag, Completion done, int result) {
+    public void requestSync(long tag, Completion done, int result) {
         requests.add(new SyncRequest(tag, done, result));
         LockSupport.unpark(syncer);
     }
@@ -167,14 +169,14 @@ final class Journal implements AutoCloseable {
         }
     }
 
-    static void forceDir(Path dir) throws IOException {
+    public static void forceDir(Path dir) throws IOException {
         try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
             d.force(true);
         }
     }
 
     /** Deletes files whose every record is in a committed generation. Uploader thread. */
-    void trim(long committedEpoch) {
+    public void trim(long committedEpoch) {
         for (JournalFile f : files) {
             if (f.retired && f.channel == null && f.maxEpoch <= committedEpoch) {
                 try {
@@ -211,7 +213,7 @@ final class Journal implements AutoCloseable {
     }
 
     /** Stops the syncer without forcing anything: what a crash leaves (tests). */
-    void abandon() {
+    public void abandon() {
         stopSyncer();
         closeFiles();
     }
@@ -233,14 +235,14 @@ final class Journal implements AutoCloseable {
         }
     }
 
-    List<JournalFile> files() {
+    public List<JournalFile> files() {
         return List.copyOf(files);
     }
 
     /** A record header found by {@link #scan}: where its data is, and the CRC32C the record carries. */
-    record Located(JournalFile file, long dataPos, JournalRecord record, int crc) {
+    public record Located(JournalFile file, long dataPos, JournalRecord record, int crc) {
         /** The CRC32C of the record's data alone, derived from the record's own (not read from the data). */
-        int dataCrc() {
+        public int dataCrc() {
             byte[] h = new byte[JournalRecord.HEADER];
             JournalRecord r = record;
             JournalRecord.writeHeader(MemorySegment.ofArray(h), r.type(), r.epoch(), r.seq(), r.offset(), r.length());
@@ -252,7 +254,7 @@ final class Journal implements AutoCloseable {
      * Headers of every record of journal epochs (lower, upper], in sequence order, without their
      * data: where a spilled epoch's bytes are. Uploader only.
      */
-    List<Located> scan(long lower, long upper) throws IOException {
+    public List<Located> scan(long lower, long upper) throws IOException {
         List<Located> out = new ArrayList<>();
         ByteBuffer header = ByteBuffer.allocate(JournalRecord.HEADER);
         for (JournalFile f : files) {
@@ -281,14 +283,14 @@ final class Journal implements AutoCloseable {
     }
 
     /** What a replay found: records to re-apply (in sequence order) and numbering to continue from. */
-    record Replay(List<JournalRecord> records, List<JournalFile> files, long maxSeq, long maxEpoch, long tornBytes) {}
+    public record Replay(List<JournalRecord> records, List<JournalFile> files, long maxSeq, long maxEpoch, long tornBytes) {}
 
     /**
      * Reads every journal file in {@code dir}: records of epochs after {@code committedEpoch} are
      * returned in sequence order, a torn tail is cut off (the file is truncated where its first bad
      * record starts), and files are kept for the trimmer.
      */
-    static Replay replay(Path dir, long committedEpoch, int maxData) throws IOException {
+    public static Replay replay(Path dir, long committedEpoch, int maxData) throws IOException {
         List<Path> paths = new ArrayList<>();
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, "*.jnl")) {
             ds.forEach(paths::add);

@@ -1,25 +1,25 @@
-package io.ublk.blockcache.cache;
+package io.ublk.blockcache.cache.format;
 
 import java.nio.ByteBuffer;
 import java.util.UUID;
 
 /** The immutable {@code volume} object: written once with If-None-Match when the volume is created. */
-record VolumeHeader(int version, UUID uuid, long size, int blockSize, long createdMillis) {
+public record VolumeHeader(int version, UUID uuid, long size, int blockSize, long createdMillis) {
     static final long MAGIC = Codec.magic("UBKVOL01");
-    static final int VERSION = 1;
+    public static final int VERSION = 1;
 
-    long blocks() {
+    public long blocks() {
         return size / blockSize;
     }
 
-    byte[] encode() {
+    public byte[] encode() {
         ByteBuffer b = Codec.writer(64);
         b.putLong(MAGIC).putInt(version).putLong(uuid.getMostSignificantBits()).putLong(uuid.getLeastSignificantBits())
                 .putLong(size).putInt(blockSize).putLong(createdMillis);
         return Codec.seal(b);
     }
 
-    static VolumeHeader decode(byte[] data) {
+    public static VolumeHeader decode(byte[] data) {
         ByteBuffer b = Codec.open("volume header", data, MAGIC);
         int version = b.getInt();
         if (version != VERSION) {

@@ -1,4 +1,4 @@
-package io.ublk.blockcache.cache;
+package io.ublk.blockcache.cache.dirty;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -19,16 +19,16 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  * <p>Entering and leaving an epoch is one atomic add each; the table is one slot per block,
  * swapped with a CAS; nothing here takes a lock.
  */
-final class DirtyTable {
+public final class DirtyTable {
     /** One epoch's bookkeeping. Journal epochs (lower, number] belong to it (a reopened volume folds its replay into one). */
-    static final class Epoch {
-        final long number;
-        final long lower;
+    public static final class Epoch {
+        public final long number;
+        public final long lower;
         final AtomicLongArray touched;
         final AtomicLong active = new AtomicLong();
-        final AtomicLong blocks = new AtomicLong();
-        final AtomicLong bytes = new AtomicLong();
-        final AtomicLong firstTouch = new AtomicLong();
+        public final AtomicLong blocks = new AtomicLong();
+        public final AtomicLong bytes = new AtomicLong();
+        public final AtomicLong firstTouch = new AtomicLong();
 
         Epoch(long number, long lower, int blocks) {
             this.number = number;
@@ -38,12 +38,12 @@ final class DirtyTable {
     }
 
     /** A frozen epoch's versions, ascending by block number. */
-    record Frozen(Epoch epoch, int[] blocks, DirtyBlock[] versions) {
-        int count() {
+    public record Frozen(Epoch epoch, int[] blocks, DirtyBlock[] versions) {
+        public int count() {
             return blocks.length;
         }
 
-        long number() {
+        public long number() {
             return epoch.number;
         }
     }
@@ -57,7 +57,7 @@ final class DirtyTable {
     private final BlockArrays arrays;
     private volatile Epoch current;
 
-    DirtyTable(int blocks, int blockSize, long firstEpoch, long lowerJournalEpoch, AtomicLong dirtyBytes,
+    public DirtyTable(int blocks, int blockSize, long firstEpoch, long lowerJournalEpoch, AtomicLong dirtyBytes,
             AtomicLong dirtyMemory, BlockArrays arrays) {
         this.blocks = blocks;
         this.blockSize = blockSize;
@@ -69,16 +69,16 @@ final class DirtyTable {
         this.arrays = arrays;
     }
 
-    long epoch() {
+    public long epoch() {
         return current.number;
     }
 
-    Epoch current() {
+    public Epoch current() {
         return current;
     }
 
     /** Enters the current epoch; the caller must {@link #leave} it. */
-    Epoch enter() {
+    public Epoch enter() {
         while (true) {
             Epoch e = current;
             e.active.getAndIncrement();
@@ -89,12 +89,12 @@ final class DirtyTable {
         }
     }
 
-    void leave(Epoch e) {
+    public void leave(Epoch e) {
         e.active.getAndDecrement();
     }
 
     /** Starts the next epoch, waits until no writer is left in this one, and answers its versions. Uploader only. */
-    Frozen freeze() {
+    public Frozen freeze() {
         Epoch e = current;
         current = new Epoch(e.number + 1, e.number, blocks);
         while (e.active.get() != 0) {
@@ -103,12 +103,12 @@ final class DirtyTable {
         return collect(e);
     }
 
-    DirtyBlock head(int block) {
+    public DirtyBlock head(int block) {
         return table.get(block);
     }
 
     /** Writes {@code src[srcAt, srcAt+n)} (or zeros, if src is null) at byte {@code at} of {@code block}, in epoch {@code e}. */
-    void write(Epoch e, int block, int at, int n, MemorySegment src, long srcAt) {
+    public void write(Epoch e, int block, int at, int n, MemorySegment src, long srcAt) {
         boolean whole = at == 0 && n == blockSize;
         if (src == null && whole) {
             install(e, block);
@@ -213,12 +213,12 @@ final class DirtyTable {
     }
 
     /** Drops a spilled version's bytes from the count of memory held. Uploader only. */
-    void spilled(DirtyBlock d) {
+    public void spilled(DirtyBlock d) {
         dirtyMemory.addAndGet(-blockSize);
     }
 
     /** Drops the committed version {@code d}, the oldest of its block; its bytes are in the store now. Uploader only. */
-    void release(int block, DirtyBlock d) {
+    public void release(int block, DirtyBlock d) {
         while (true) {
             DirtyBlock head = table.get(block);
             if (head == d) {

@@ -1,22 +1,22 @@
-package io.ublk.blockcache.cache;
+package io.ublk.blockcache.cache.format;
 
 /** Object keys of one volume (see docs/design/volume-format.md); generations are 16 hex digits so listings sort. */
-final class Keys {
+public final class Keys {
     private Keys() {}
 
-    static String volume(String volume) {
+    public static String volume(String volume) {
         return volume + "/volume";
     }
 
-    static String manifestPrefix(String volume) {
+    public static String manifestPrefix(String volume) {
         return volume + "/man/";
     }
 
-    static String manifest(String volume, long generation) {
+    public static String manifest(String volume, long generation) {
         return manifestPrefix(volume) + hex(generation);
     }
 
-    static String checkpoint(String volume, long generation) {
+    public static String checkpoint(String volume, long generation) {
         return volume + "/ckpt/" + hex(generation);
     }
 
@@ -25,12 +25,12 @@ final class Keys {
      * retries a round, or a restarted one racing a PUT its dead predecessor left in flight,
      * writes new keys instead of replacing what some manifest may already name.
      */
-    static String segment(String volume, long generation, int attempt, int n) {
+    public static String segment(String volume, long generation, int attempt, int n) {
         return volume + "/seg/" + hex(generation) + "-" + Integer.toHexString(attempt) + "-" + n;
     }
 
     /** The generation a manifest key names, or -1 if it is not one. */
-    static long manifestGeneration(String volume, String key) {
+    public static long manifestGeneration(String volume, String key) {
         String prefix = manifestPrefix(volume);
         if (!key.startsWith(prefix) || key.length() != prefix.length() + 16) {
             return -1;
