@@ -52,6 +52,16 @@ public interface BlockTarget extends AutoCloseable {
     /** The range reads back as zeros; {@link IoFlags#NOUNMAP} asks to keep its space allocated. */
     int writeZeroes(long offset, long length, int flags, long tag, Completion done);
 
+    /**
+     * The view caller {@code index} (a worker) serves this target through, made once when the
+     * worker attaches a queue. A target that keeps per-caller state (the cache's journal lanes)
+     * answers a view bound to it, so the hot path need not find it per request; others answer
+     * themselves. Closing a view does nothing: the target's owner closes the target.
+     */
+    default BlockTarget lane(int index) {
+        return this;
+    }
+
     /** Releases the target's resources; no operation is in flight when this is called. */
     @Override
     default void close() {}

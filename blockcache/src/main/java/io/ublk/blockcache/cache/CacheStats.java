@@ -11,7 +11,7 @@ public final class CacheStats {
     public final LongAdder journalSentBlocks = new LongAdder();
     public final AtomicLong committedGeneration = new AtomicLong();
     final LongAdder readHits = new LongAdder();
-    final LongAdder readMisses = new LongAdder();
+    public final LongAdder readMisses = new LongAdder();
     public final LongAdder storeReadBytes = new LongAdder();
     public final LongAdder checksumErrors = new LongAdder();
     final LongAdder journalBytes = new LongAdder();

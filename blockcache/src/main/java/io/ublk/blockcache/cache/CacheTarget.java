@@ -1,8 +1,5 @@
 package io.ublk.blockcache.cache;
 
-import com.github.benmanes.caffeine.cache.Cache;
-import com.github.benmanes.caffeine.cache.Caffeine;
-import com.github.benmanes.caffeine.cache.RemovalCause;
 import io.ublk.blockcache.BlockTarget;
 import io.ublk.blockcache.Completion;
 import io.ublk.blockcache.IoFlags;
@@ -13,8 +10,11 @@ import io.ublk.blockcache.cache.dirty.DirtyBlock;
 import io.ublk.blockcache.cache.dirty.DirtyTable;
 import io.ublk.blockcache.cache.dirty.ReadGuard;
 import io.ublk.blockcache.cache.journal.Journal;
+import io.ublk.blockcache.cache.journal.JournalLane;
 import io.ublk.blockcache.cache.journal.JournalRecord;
+import io.ublk.blockcache.cache.journal.JournalReplay;
 import io.ublk.blockcache.cache.read.CleanBlock;
+import io.ublk.blockcache.cache.read.CleanCache;
 import io.ublk.blockcache.cache.upload.Uploader;
 import io.ublk.blockcache.cache.volume.Volume;
 import io.ublk.s3.ObjectStore;
@@ -53,10 +53,6 @@ import org.slf4j.LoggerFactory;
 public final class CacheTarget implements BlockTarget {
     private static final Logger LOG = LoggerFactory.getLogger(CacheTarget.class);
     private static final int EIO = Requests.EIO;
-    /** The clean cache never goes below this many blocks, so a prefetched block is still there for its read. */
-    private static final int MIN_CLEAN_BLOCKS = 64;
-
-    private record PendingWrite(long offset, MemorySegment src, int length, int flags, long tag, Completion done) {}
 
     private final CacheConfig config;
     private final Volume volume;
@@ -65,21 +61,18 @@ public final class CacheTarget implements BlockTarget {
     private final int blockShift;
     private final CacheStats stats;
     private final DirtyTable dirty;
-    private final Cache<Integer, CleanBlock> clean;
+    private final CleanCache clean;
     private final Journal journal;
+    private final WriteThrottle throttle;
+    /** For writes that come through no lane (tools, tests): appends to it are serialised. */
+    private final JournalLane sharedLane;
+    /** For queued writes, which run on the uploader's thread. */
+    private final JournalLane throttleLane;
     private final Uploader uploader;
     /** Readers of block arrays enter it, so that {@link #arrays} reuses an array only once nobody reads it. */
     private final ReadGuard guard = new ReadGuard();
     private final BlockArrays arrays;
     private final AtomicLong nextSeq;
-    private final Queue<PendingWrite> waiters = new ConcurrentLinkedQueue<>();
-    private final ConcurrentHashMap<Integer, CompletableFuture<CleanBlock>> fetching = new ConcurrentHashMap<>();
-    /**
-     * Blocks a prefetch fetched, held until the read that follows takes them: the clean cache's
-     * admission policy may turn a new entry away at once, and the read must not then wait on the
-     * store again while it holds a bounce slot. Holds at most one entry per read in flight.
-     */
-    private final ConcurrentHashMap<Integer, CleanBlock> prefetched = new ConcurrentHashMap<>();
     private final FileChannel lockChannel;
     private final FileLock lock;
     private final Runnable onRelease;
@@ -97,23 +90,15 @@ public final class CacheTarget implements BlockTarget {
         this.arrays = new BlockArrays(blockSize, (int) Math.min(config.dirtyMemoryBytes() / blockSize, 1 << 16), guard);
         this.dirty = new DirtyTable(volume.index.blocks(), blockSize, firstEpoch, volume.committedEpoch, stats.dirtyBytes,
                 stats.dirtyMemory, arrays);
-        long cleanBytes = Math.max(config.cleanCacheBytes(), (long) MIN_CLEAN_BLOCKS * blockSize);
-        this.clean = Caffeine.newBuilder()
-                .maximumWeight(cleanBytes)
-                .weigher((Integer b, CleanBlock c) -> c.data().length)
-                .executor(Runnable::run)
-                // evicted, a former dirty version's array is written again by a later write
-                .removalListener((Integer b, CleanBlock c, RemovalCause cause) -> {
-                    if (cause == RemovalCause.SIZE && c != null && c.reused()) {
-                        arrays.retire(c.data());
-                    }
-                })
-                .build();
+        this.clean = new CleanCache(volume, config.cleanCacheBytes(), arrays, stats);
+        this.throttle = new WriteThrottle(config.maxDirtyBytes(), stats, volume.name, this::writeQueued);
+        this.sharedLane = journal.newLane();
+        this.throttleLane = journal.newLane();
         this.nextSeq = new AtomicLong(firstSeq);
         this.lockChannel = lockChannel;
         this.lock = lock;
         this.onRelease = onRelease;
-        this.uploader = new Uploader(this, volume, dirty, clean, journal, arrays, stats, config);
+        this.uploader = new Uploader(throttle, volume, dirty, clean, journal, arrays, stats, config);
     }
 
     /**
@@ -130,7 +115,7 @@ public final class CacheTarget implements BlockTarget {
     static CacheTarget start(CacheConfig config, Volume volume, CacheStats stats, Path journalDir,
             FileChannel lockChannel, FileLock lock, Runnable onRelease) throws IOException {
         int maxData = Math.max(volume.blockSize(), 1 << 20);
-        Journal.Replay replay = Journal.replay(journalDir, volume.committedEpoch, 64 << 20);
+        JournalReplay.Result replay = JournalReplay.replay(journalDir, volume.committedEpoch, 64 << 20);
         Journal journal = new Journal(journalDir, Journal.DEFAULT_FILE_BYTES, maxData, stats, replay.files());
         long firstEpoch = Math.max(replay.maxEpoch(), volume.committedEpoch) + 1;
         CacheTarget t = new CacheTarget(config, volume, stats, journal, firstEpoch, replay.maxSeq() + 1, lockChannel, lock, onRelease);
@@ -225,7 +210,7 @@ public final class CacheTarget implements BlockTarget {
             long loc = needsStore(b, in, n);
             int k = b - first;
             if (loc != 0) {
-                all = CompletableFuture.allOf(all, fetch(b, loc).thenAccept(c -> fetched[k] = c));
+                all = CompletableFuture.allOf(all, clean.fetch(b, loc).thenAccept(c -> fetched[k] = c));
             } else {
                 // hold on to what the cache has now: it may evict (and reuse) it before the read gets there
                 int g = guard.enter();
@@ -308,7 +293,7 @@ public final class CacheTarget implements BlockTarget {
             }
             CleanBlock c = clean.getIfPresent(block);
             if (c == null || c.location() != loc) {
-                c = takePrefetched(block, loc);
+                c = clean.takePrefetched(block, loc);
                 if (c == null) {
                     c = fetched;
                     if (c == null || c.location() != loc) {
@@ -337,8 +322,7 @@ public final class CacheTarget implements BlockTarget {
             int n = (int) Math.min(blockSize - in, end - pos);
             long loc = needsStore(block, in, n);
             if (loc != 0) {
-                int b = block;
-                CompletableFuture<?> f = stage ? fetch(block, loc).thenAccept(c -> prefetched.put(b, c)) : fetch(block, loc);
+                CompletableFuture<?> f = stage ? clean.stage(block, loc) : clean.fetch(block, loc);
                 all = all == null ? f : CompletableFuture.allOf(all, f);
             }
             pos += n;
@@ -359,76 +343,20 @@ public final class CacheTarget implements BlockTarget {
         if (loc == 0) {
             return 0;
         }
-        return inMemory(block, loc) != null ? 0 : loc;
-    }
-
-    /** A prefetched copy of the committed bytes at {@code loc}, taken by the read it was fetched for; or null. */
-    private CleanBlock takePrefetched(int block, long loc) {
-        CleanBlock c = prefetched.get(block);
-        if (c == null || c.location() != loc) {
-            return null;
-        }
-        prefetched.remove(block, c);
-        return c;
-    }
-
-    /** The committed bytes at {@code loc} if memory holds them: the clean cache, or a prefetch awaiting its read. */
-    private CleanBlock inMemory(int block, long loc) {
-        CleanBlock c = clean.getIfPresent(block);
-        if (c != null && c.location() == loc) {
-            return c;
-        }
-        c = prefetched.get(block);
-        return c != null && c.location() == loc ? c : null;
-    }
-
-    /** Fetches the committed block into the clean cache; one fetch per block at a time. */
-    private CompletableFuture<CleanBlock> fetch(int block, long loc) {
-        CompletableFuture<CleanBlock> running = fetching.get(block);
-        if (running != null) {
-            return running;
-        }
-        CompletableFuture<CleanBlock> mine = new CompletableFuture<>();
-        running = fetching.putIfAbsent(block, mine);
-        if (running != null) {
-            return running;
-        }
-        stats.readMisses.increment();
-        volume.fetch(loc).whenComplete((c, ex) -> {
-            if (ex == null) {
-                clean.put(block, c);
-                // The uploader may have committed a newer version meanwhile: never leave the older one cached.
-                if (volume.index.get(block) != loc) {
-                    clean.asMap().remove(block, c);
-                }
-            } else {
-                LOG.warn("volume '{}': cannot read block {} from the store: {}", volume.name, block,
-                        Volume.unwrap(ex).getMessage());
-            }
-            fetching.remove(block, mine);
-            if (ex == null) {
-                mine.complete(c);
-            } else {
-                mine.completeExceptionally(ex);
-            }
-        });
-        return mine;
-    }
-
-    /** The committed bytes of a block (null: zeros), for the uploader's merge of partial blocks. */
-    public byte[] committedBytes(int block) {
-        long loc = volume.index.get(block);
-        if (loc == 0) {
-            return null;
-        }
-        CleanBlock c = inMemory(block, loc);
-        return c != null ? c.data() : Volume.await(fetch(block, loc)).data();
+        return clean.inMemory(block, loc) != null ? 0 : loc;
     }
 
     // ---- writes
 
+    /** A write through no lane (tools, tests): serialised on a shared lane. Workers use {@link #lane}. */
     @Override
     public int write(long offset, MemorySegment src, int length, int flags, long tag, Completion done) {
+        synchronized (sharedLane) {
+            return write(sharedLane, offset, src, length, flags, tag, done);
+        }
+    }
+
+    private int write(JournalLane lane, long offset, MemorySegment src, int length, int flags, long tag, Completion done) {
         int r = Requests.checkTransfer(size, offset, src, length);
         if (r != 0) {
             return r;
@@ -436,17 +364,17 @@ public final class CacheTarget implements BlockTarget {
         if (broken()) {
             return -EIO;
         }
-        if (!waiters.isEmpty() || stats.dirtyBytes.get() >= config.maxDirtyBytes()) {
-            waiters.add(new PendingWrite(offset, src, length, flags, tag, done));
-            stats.writeWaits.increment();
+        if (throttle.mustWait()) {
+            throttle.enqueue(offset, src, length, flags, tag, done);
             uploader.wake();
             return PENDING;
         }
-        return writeNow(offset, src, length, flags, tag, done);
+        return writeNow(lane, offset, src, length, flags, tag, done);
     }
 
-    private int writeNow(long offset, MemorySegment src, int length, int flags, long tag, Completion done) {
-        int r = log(JournalRecord.WRITE, offset, length, src);
+    private int writeNow(JournalLane lane, long offset, MemorySegment src, int length, int flags, long tag,
+            Completion done) {
+        int r = log(lane, JournalRecord.WRITE, offset, length, src);
         if (r < 0) {
             return r;
         }
@@ -457,26 +385,9 @@ public final class CacheTarget implements BlockTarget {
         return length;
     }
 
-    public boolean hasWaiters() {
-        return !waiters.isEmpty();
-    }
-
-    /** Runs queued writes while there is room; uploader thread. */
-    public void resumeWaiters() {
-        PendingWrite w;
-        while (stats.dirtyBytes.get() < config.maxDirtyBytes() && (w = waiters.poll()) != null) {
-            int r;
-            try {
-                r = broken() ? -EIO : writeNow(w.offset, w.src, w.length, w.flags, w.tag, w.done);
-            } catch (RuntimeException e) {
-                // e.g. a buffer this thread may not touch: that write fails, the uploader lives on
-                LOG.error("volume '{}': a queued write failed", volume.name, e);
-                r = -EIO;
-            }
-            if (r != PENDING) {
-                w.done.complete(w.tag, r);
-            }
-        }
+    /** A queued write, run by the throttle on the uploader's thread. */
+    private int writeQueued(long offset, MemorySegment src, int length, int flags, long tag, Completion done) {
+        return broken() ? -EIO : writeNow(throttleLane, offset, src, length, flags, tag, done);
     }
 
     @Override
@@ -490,16 +401,18 @@ public final class CacheTarget implements BlockTarget {
 
     @Override
     public int discard(long offset, long length, long tag, Completion done) {
-        return zero(offset, length);
+        synchronized (sharedLane) {
+            return zero(sharedLane, offset, length);
+        }
     }
 
     /** Zeroed blocks cost nothing here either way, so NOUNMAP changes nothing. */
     @Override
     public int writeZeroes(long offset, long length, int flags, long tag, Completion done) {
-        return zero(offset, length);
+        return discard(offset, length, tag, done);
     }
 
-    private int zero(long offset, long length) {
+    private int zero(JournalLane lane, long offset, long length) {
         int r = Requests.checkRange(size, offset, length);
         if (r != 0) {
             return r;
@@ -507,15 +420,15 @@ public final class CacheTarget implements BlockTarget {
         if (broken()) {
             return -EIO;
         }
-        r = log(JournalRecord.ZERO, offset, length, null);
+        r = log(lane, JournalRecord.ZERO, offset, length, null);
         return r < 0 ? r : 0;
     }
 
     /** Journals and applies one write or zeroing in the current epoch. */
-    private int log(int type, long offset, long length, MemorySegment src) {
+    private int log(JournalLane lane, int type, long offset, long length, MemorySegment src) {
         DirtyTable.Epoch e = dirty.enter();
         try {
-            journal.lane().append(type, e.number, nextSeq.getAndIncrement(), offset, length, src, 0);
+            lane.append(type, e.number, nextSeq.getAndIncrement(), offset, length, src, 0);
             apply(e, offset, length, src);
         } catch (IOException ex) {
             journal.fail(ex);
@@ -545,6 +458,57 @@ public final class CacheTarget implements BlockTarget {
         }
     }
 
+    /**
+     * The view a worker serves this device through: its writes go to the worker's own journal
+     * lane, so appends take no lock and every lane file has one writer.
+     */
+    @Override
+    public BlockTarget lane(int index) {
+        JournalLane lane = journal.lane(index);
+        CacheTarget t = this;
+        return new BlockTarget() {
+            @Override
+            public long size() {
+                return size;
+            }
+
+            @Override
+            public int prefetch(long offset, int length, long tag, Completion done) {
+                return t.prefetch(offset, length, tag, done);
+            }
+
+            @Override
+            public int read(long offset, MemorySegment dst, int length, long tag, Completion done) {
+                return t.read(offset, dst, length, tag, done);
+            }
+
+            @Override
+            public int write(long offset, MemorySegment src, int length, int flags, long tag, Completion done) {
+                return t.write(lane, offset, src, length, flags, tag, done);
+            }
+
+            @Override
+            public int flush(long tag, Completion done) {
+                return t.flush(tag, done);
+            }
+
+            @Override
+            public int discard(long offset, long length, long tag, Completion done) {
+                return t.zero(lane, offset, length);
+            }
+
+            @Override
+            public int writeZeroes(long offset, long length, int flags, long tag, Completion done) {
+                return t.zero(lane, offset, length);
+            }
+
+            @Override
+            public void close() {
+                // the device's owner closes the target itself
+            }
+        };
+    }
+
     // ---- lifecycle
 
     /** Stops the uploader without draining, syncs the journal and releases the cache folder. */
@@ -555,11 +519,8 @@ public final class CacheTarget implements BlockTarget {
         }
         closed = true;
         uploader.stop();
-        PendingWrite w;
-        while ((w = waiters.poll()) != null) {
-            w.done.complete(w.tag, -EIO);
-        }
-        prefetched.clear();
+        throttle.failAll();
+        clean.clearPrefetched();
         journal.close();
         release();
     }

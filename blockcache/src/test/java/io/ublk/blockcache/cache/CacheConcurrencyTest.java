@@ -51,7 +51,7 @@ class CacheConcurrencyTest {
                     done.add(pool.submit(() -> {
                         Random r = new Random(thread);
                         long ops = 0;
-                        try (Io io = new Io(t)) {
+                        try (Io io = new Io(t.lane(thread))) {
                             byte[] block = new byte[bs];
                             while (System.nanoTime() < until) {
                                 int b = r.nextInt(blocks);
@@ -114,7 +114,7 @@ class CacheConcurrencyTest {
                     int thread = k;
                     done.add(pool.submit(() -> {
                         Random r = new Random(thread);
-                        try (Io io = new Io(t)) {
+                        try (Io io = new Io(t.lane(thread))) {
                             for (int i = 0; i < 64; i++) {
                                 int len = r.nextBoolean() ? bs : 64 * 1024;
                                 int off = 512 * r.nextInt((model.length - len) / 512);
@@ -147,7 +147,7 @@ class CacheConcurrencyTest {
                 int thread = k;
                 done.add(pool.submit(() -> {
                     Random r = new Random(seed + thread);
-                    try (Io io = new Io(t)) {
+                    try (Io io = new Io(t.lane(thread))) {
                         for (int i = 0; i < 300; i++) {
                             int len = 512 * (1 + r.nextInt(2 * BS / 512));
                             int off = thread * REGION + 512 * r.nextInt((REGION - len) / 512 + 1);

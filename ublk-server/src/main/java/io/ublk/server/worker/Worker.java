@@ -178,7 +178,9 @@ public final class Worker implements Completion, SlotWaiter {
      */
     public void attach(int devId, int qid, int depth, int cdevFd, io.ublk.server.io.QueueDescriptors descriptors,
             BlockTarget target, CompletableFuture<Void> fetched, CompletableFuture<Void> finished) {
-        post(new WorkerMessage.Attach(new ServedQueue(devId, qid, depth, cdevFd, descriptors, target, fetched, finished)));
+        // the target view this worker serves through (the cache binds it to the worker's journal lane)
+        post(new WorkerMessage.Attach(new ServedQueue(devId, qid, depth, cdevFd, descriptors, target.lane(index), fetched,
+                finished)));
     }
 
     /** Asks the worker to exit once no queue is attached; returns at once. */

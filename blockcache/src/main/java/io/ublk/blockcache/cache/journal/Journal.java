@@ -1,25 +1,20 @@
 package io.ublk.blockcache.cache.journal;
 
 import io.ublk.blockcache.Completion;
+import io.ublk.blockcache.Requests;
 import io.ublk.blockcache.cache.CacheStats;
-import io.ublk.blockcache.cache.format.Codec;
 import java.io.IOException;
-import java.lang.foreign.MemorySegment;
-import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
-import java.util.zip.CRC32C;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -46,7 +41,8 @@ public final class Journal implements AutoCloseable {
     private final Queue<JournalFile> toForce = new ConcurrentLinkedQueue<>();
     private final Queue<SyncRequest> requests = new ConcurrentLinkedQueue<>();
     private final List<JournalLane> lanes = new CopyOnWriteArrayList<>();
-    private final ThreadLocal<JournalLane> lane;
+    private final java.util.concurrent.ConcurrentHashMap<Integer, JournalLane> byIndex =
+            new java.util.concurrent.ConcurrentHashMap<>();
     private final Thread syncer;
     private volatile boolean dirChanged;
     private volatile boolean closing;
@@ -59,11 +55,6 @@ public final class Journal implements AutoCloseable {
         this.stats = stats;
         this.files.addAll(found);
         this.nextFileId = new AtomicLong(found.stream().mapToLong(f -> f.id).max().orElse(0) + 1);
-        this.lane = ThreadLocal.withInitial(() -> {
-            JournalLane l = new JournalLane(this, maxData);
-            lanes.add(l);
-            return l;
-        });
         this.syncer = Thread.ofPlatform().daemon().name("journal-sync-" + dir.getParent().getFileName()).unstarted(this::syncLoop);
         syncer.start();
     }
@@ -72,9 +63,19 @@ public final class Journal implements AutoCloseable {
         return fileBytes;
     }
 
-    /** The calling thread's lane. */
-    public JournalLane lane() {
-        return lane.get();
+    /**
+     * Worker {@code index}'s lane, made on first use. Only that worker appends to it, so the
+     * caller passes its index rather than the journal guessing it from the thread.
+     */
+    public JournalLane lane(int index) {
+        return byIndex.computeIfAbsent(index, i -> newLane());
+    }
+
+    /** A lane of its own, for one appender (or appenders serialised by the caller). */
+    public JournalLane newLane() {
+        JournalLane l = new JournalLane(this, maxData);
+        lanes.add(l);
+        return l;
     }
 
     /** A journal that failed to write or sync has lost durability: everything answers -EIO from then on. */
@@ -141,7 +142,7 @@ public final class Journal implements AutoCloseable {
                 ok = false;
             }
             for (SyncRequest s : batch) {
-                s.done().complete(s.tag(), ok ? s.result() : -5);
+                s.done().complete(s.tag(), ok ? s.result() : -Requests.EIO);
             }
             batch.clear();
         }
@@ -239,132 +240,8 @@ public final class Journal implements AutoCloseable {
         return List.copyOf(files);
     }
 
-    /** A record header found by {@link #scan}: where its data is, and the CRC32C the record carries. */
-    public record Located(JournalFile file, long dataPos, JournalRecord record, int crc) {
-        /** The CRC32C of the record's data alone, derived from the record's own (not read from the data). */
-        public int dataCrc() {
-            byte[] h = new byte[JournalRecord.HEADER];
-            JournalRecord r = record;
-            JournalRecord.writeHeader(MemorySegment.ofArray(h), r.type(), r.epoch(), r.seq(), r.offset(), r.length());
-            return Codec.crc32cOfTail(crc, Codec.crc32c(h, 0, h.length), r.dataBytes());
-        }
-    }
-
-    /**
-     * Headers of every record of journal epochs (lower, upper], in sequence order, without their
-     * data: where a spilled epoch's bytes are. Uploader only.
-     */
-    public List<Located> scan(long lower, long upper) throws IOException {
-        List<Located> out = new ArrayList<>();
-        ByteBuffer header = ByteBuffer.allocate(JournalRecord.HEADER);
-        for (JournalFile f : files) {
-            if (f.maxEpoch <= lower || f.minEpoch > upper) {
-                continue;
-            }
-            long size = f.size;
-            try (FileChannel ch = FileChannel.open(f.path, StandardOpenOption.READ)) {
-                long at = 0;
-                while (at + JournalRecord.HEADER <= size) {
-                    header.clear();
-                    readFully(ch, header, at);
-                    JournalRecord h = JournalRecord.header(header, Long.MAX_VALUE);
-                    if (h == null) {
-                        throw new IOException(f.path + ": no record at " + at + " below its appended size " + size);
-                    }
-                    if (h.epoch() > lower && h.epoch() <= upper) {
-                        out.add(new Located(f, at + JournalRecord.HEADER, h, header.getInt(40)));
-                    }
-                    at += JournalRecord.HEADER + h.dataBytes();
-                }
-            }
-        }
-        out.sort(Comparator.comparingLong(l -> l.record().seq()));
-        return out;
-    }
-
-    /** What a replay found: records to re-apply (in sequence order) and numbering to continue from. */
-    public record Replay(List<JournalRecord> records, List<JournalFile> files, long maxSeq, long maxEpoch, long tornBytes) {}
-
-    /**
-     * Reads every journal file in {@code dir}: records of epochs after {@code committedEpoch} are
-     * returned in sequence order, a torn tail is cut off (the file is truncated where its first bad
-     * record starts), and files are kept for the trimmer.
-     */
-    public static Replay replay(Path dir, long committedEpoch, int maxData) throws IOException {
-        List<Path> paths = new ArrayList<>();
-        try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, "*.jnl")) {
-            ds.forEach(paths::add);
-        }
-        paths.sort(Comparator.comparing(p -> p.getFileName().toString()));
-        List<JournalRecord> records = new ArrayList<>();
-        List<JournalFile> files = new ArrayList<>();
-        long maxSeq = 0;
-        long maxEpoch = committedEpoch;
-        long torn = 0;
-        ByteBuffer header = ByteBuffer.allocate(JournalRecord.HEADER);
-        CRC32C crc = new CRC32C();
-        for (Path p : paths) {
-            long id;
-            try {
-                id = Long.parseUnsignedLong(p.getFileName().toString().substring(0, 16), 16);
-            } catch (RuntimeException e) {
-                continue;
-            }
-            JournalFile jf = new JournalFile(id, p, null);
-            jf.retired = true;
-            try (FileChannel ch = FileChannel.open(p, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
-                long size = ch.size();
-                long at = 0;
-                while (at + JournalRecord.HEADER <= size) {
-                    header.clear();
-                    readFully(ch, header, at);
-                    JournalRecord h = JournalRecord.header(header, maxData);
-                    if (h == null || at + JournalRecord.HEADER + h.dataBytes() > size) {
-                        break;
-                    }
-                    byte[] data = new byte[h.dataBytes()];
-                    if (data.length > 0) {
-                        readFully(ch, ByteBuffer.wrap(data), at + JournalRecord.HEADER);
-                    }
-                    int expect = header.getInt(40);
-                    header.putInt(40, 0);
-                    crc.reset();
-                    crc.update(header.array(), 0, JournalRecord.HEADER);
-                    crc.update(data, 0, data.length);
-                    if ((int) crc.getValue() != expect) {
-                        break;
-                    }
-                    maxSeq = Math.max(maxSeq, h.seq());
-                    maxEpoch = Math.max(maxEpoch, h.epoch());
-                    jf.maxEpoch = Math.max(jf.maxEpoch, h.epoch());
-                    jf.minEpoch = Math.min(jf.minEpoch, h.epoch());
-                    if (h.epoch() > committedEpoch) {
-                        records.add(h.withData(data));
-                    }
-                    at += JournalRecord.HEADER + data.length;
-                }
-                if (at < size) {
-                    LOG.info("journal {}: cutting a torn tail of {} bytes at {}", p.getFileName(), size - at, at);
-                    torn += size - at;
-                    ch.truncate(at);
-                    ch.force(true);
-                }
-                jf.size = at;
-                jf.synced = at;
-            }
-            files.add(jf);
-        }
-        records.sort(Comparator.comparingLong(JournalRecord::seq));
-        return new Replay(records, files, maxSeq, maxEpoch, torn);
-    }
-
-    private static void readFully(FileChannel ch, ByteBuffer b, long at) throws IOException {
-        while (b.hasRemaining()) {
-            int n = ch.read(b, at);
-            if (n < 0) {
-                throw new IOException("unexpected end of journal file");
-            }
-            at += n;
-        }
+    /** Where the records of epochs (lower, upper] are, in sequence order (the uploader's spill). */
+    public List<JournalScan.Located> scan(long lower, long upper) throws IOException {
+        return JournalScan.scan(files, lower, upper);
     }
 }

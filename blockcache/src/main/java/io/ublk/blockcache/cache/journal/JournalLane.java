@@ -51,7 +51,7 @@ public final class JournalLane {
         buffer.limit(total).position(0);
         crc.reset();
         crc.update(buffer);
-        staging.set(JournalRecord.INT, 40, (int) crc.getValue());
+        staging.set(JournalRecord.INT, JournalRecord.CRC_AT, (int) crc.getValue());
         if (file == null || file.size + total > journal.fileBytes()) {
             roll();
         }

@@ -16,6 +16,15 @@ import java.nio.ByteOrder;
  */
 public record JournalRecord(int type, long epoch, long seq, long offset, long length, byte[] data) {
     public static final int HEADER = 48;
+    static final int MAGIC_AT = 0;
+    static final int TYPE_AT = 4;
+    static final int EPOCH_AT = 8;
+    static final int SEQ_AT = 16;
+    static final int OFFSET_AT = 24;
+    static final int LENGTH_AT = 32;
+    /** The record's CRC32C, computed with this field 0. */
+    static final int CRC_AT = 40;
+    static final int PAD_AT = 44;
     static final int MAGIC = 0x314E524A;
     public static final int WRITE = 1;
     public static final int ZERO = 2;
@@ -24,28 +33,28 @@ public record JournalRecord(int type, long epoch, long seq, long offset, long le
     static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     static void writeHeader(MemorySegment m, int type, long epoch, long seq, long offset, long length) {
-        m.set(INT, 0, MAGIC);
-        m.set(INT, 4, type);
-        m.set(LONG, 8, epoch);
-        m.set(LONG, 16, seq);
-        m.set(LONG, 24, offset);
-        m.set(LONG, 32, length);
-        m.set(INT, 40, 0);
-        m.set(INT, 44, 0);
+        m.set(INT, MAGIC_AT, MAGIC);
+        m.set(INT, TYPE_AT, type);
+        m.set(LONG, EPOCH_AT, epoch);
+        m.set(LONG, SEQ_AT, seq);
+        m.set(LONG, OFFSET_AT, offset);
+        m.set(LONG, LENGTH_AT, length);
+        m.set(INT, CRC_AT, 0);
+        m.set(INT, PAD_AT, 0);
     }
 
     /** Decodes a header; answers null if it cannot be one. */
     static JournalRecord header(ByteBuffer h, long maxData) {
         h.order(ByteOrder.LITTLE_ENDIAN);
-        if (h.getInt(0) != MAGIC) {
+        if (h.getInt(MAGIC_AT) != MAGIC) {
             return null;
         }
-        int type = h.getInt(4);
-        long length = h.getLong(32);
+        int type = h.getInt(TYPE_AT);
+        long length = h.getLong(LENGTH_AT);
         if ((type != WRITE && type != ZERO) || length <= 0 || (type == WRITE && length > maxData)) {
             return null;
         }
-        return new JournalRecord(type, h.getLong(8), h.getLong(16), h.getLong(24), length, null);
+        return new JournalRecord(type, h.getLong(EPOCH_AT), h.getLong(SEQ_AT), h.getLong(OFFSET_AT), length, null);
     }
 
     JournalRecord withData(byte[] data) {

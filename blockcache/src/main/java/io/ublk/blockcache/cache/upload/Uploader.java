@@ -1,9 +1,8 @@
 package io.ublk.blockcache.cache.upload;
 
-import com.github.benmanes.caffeine.cache.Cache;
 import io.ublk.blockcache.cache.CacheConfig;
 import io.ublk.blockcache.cache.CacheStats;
-import io.ublk.blockcache.cache.CacheTarget;
+import io.ublk.blockcache.cache.WriteThrottle;
 import io.ublk.blockcache.cache.dirty.BlockArrays;
 import io.ublk.blockcache.cache.dirty.DirtyBlock;
 import io.ublk.blockcache.cache.dirty.DirtyTable;
@@ -15,8 +14,10 @@ import io.ublk.blockcache.cache.format.SegmentHeader;
 import io.ublk.blockcache.cache.journal.Journal;
 import io.ublk.blockcache.cache.journal.JournalFile;
 import io.ublk.blockcache.cache.journal.JournalRecord;
+import io.ublk.blockcache.cache.journal.JournalScan;
 import io.ublk.blockcache.cache.journal.JournalViews;
 import io.ublk.blockcache.cache.read.CleanBlock;
+import io.ublk.blockcache.cache.read.CleanCache;
 import io.ublk.blockcache.cache.volume.BlockIndex;
 import io.ublk.blockcache.cache.volume.Volume;
 import io.ublk.s3.PreconditionFailedException;
@@ -60,10 +61,10 @@ public final class Uploader implements Runnable {
     static final int MAX_BACKLOG = 8;
     private static final long POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
 
-    private final CacheTarget target;
+    private final WriteThrottle throttle;
     private final Volume volume;
     private final DirtyTable dirty;
-    private final Cache<Integer, CleanBlock> clean;
+    private final CleanCache clean;
     private final Journal journal;
     private final BlockArrays arrays;
     private final CacheStats stats;
@@ -86,9 +87,9 @@ public final class Uploader implements Runnable {
     /** Idle this long, the uploader gives its segment buffers back to the OS. */
     private static final long TRIM_AFTER_NANOS = TimeUnit.SECONDS.toNanos(10);
 
-    public Uploader(CacheTarget target, Volume volume, DirtyTable dirty, Cache<Integer, CleanBlock> clean, Journal journal,
+    public Uploader(WriteThrottle throttle, Volume volume, DirtyTable dirty, CleanCache clean, Journal journal,
             BlockArrays arrays, CacheStats stats, CacheConfig config) {
-        this.target = target;
+        this.throttle = throttle;
         this.volume = volume;
         this.dirty = dirty;
         this.clean = clean;
@@ -181,8 +182,8 @@ public final class Uploader implements Runnable {
         if (!backlog.isEmpty() && System.nanoTime() - nextAttempt >= 0) {
             worked |= commitOldest();
         }
-        target.resumeWaiters();
-        if (backlog.isEmpty() && fenced == null && !stopping && !target.hasWaiters()) {
+        throttle.resume();
+        if (backlog.isEmpty() && fenced == null && !stopping && !throttle.hasWaiters()) {
             try {
                 maybeCompact();
             } catch (RuntimeException e) {
@@ -215,7 +216,7 @@ public final class Uploader implements Runnable {
         if (e.blocks.get() == 0) {
             return false;
         }
-        if (target.hasWaiters() || e.bytes.get() >= config.segmentBytes()
+        if (throttle.hasWaiters() || e.bytes.get() >= config.segmentBytes()
                 || stats.dirtyMemory() > config.dirtyMemoryBytes() / 2
                 || stats.dirtyBytes() >= config.maxDirtyBytes() / 2) {
             return true;
@@ -299,7 +300,7 @@ public final class Uploader implements Runnable {
     private void spill(DirtyTable.Frozen f) throws IOException {
         int bs = volume.blockSize();
         Map<Integer, List<DirtyBlock.Piece>> pieces = new HashMap<>();
-        for (Journal.Located l : journal.scan(f.epoch().lower, f.number())) {
+        for (JournalScan.Located l : journal.scan(f.epoch().lower, f.number())) {
             JournalRecord r = l.record();
             long pos = r.offset();
             long end = r.offset() + r.length();
@@ -360,7 +361,7 @@ public final class Uploader implements Runnable {
             @Override
             public void copy(int i, MemorySegment dst, long at) {
                 DirtyBlock d = frozen.versions()[i];
-                d.mergeInto(d.full() ? null : target.committedBytes(frozen.blocks()[i]), dst, at, bs);
+                d.mergeInto(d.full() ? null : clean.committedBytes(frozen.blocks()[i]), dst, at, bs);
             }
 
             @Override
