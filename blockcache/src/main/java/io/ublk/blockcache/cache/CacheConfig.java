@@ -1,5 +1,6 @@
 package io.ublk.blockcache.cache;
 
+import io.ublk.blockcache.cache.volume.WriterLease;
 import java.nio.file.Path;
 import java.time.Duration;
 
@@ -19,9 +20,11 @@ import java.time.Duration;
  * @param uploadParallelism segment PUTs in flight at once
  * @param dirtyMemoryBytes  dirty bytes kept in memory; above it, waiting upload rounds keep theirs only in the journal
  * @param compaction        when dead store data is reclaimed
+ * @param lease             how long the writer lease holds and how often it is renewed
  */
 public record CacheConfig(Path cacheDir, String volume, long size, int blockSize, long maxDirtyBytes,
-        long cleanCacheBytes, long segmentBytes, Duration uploadDelay, int uploadParallelism, long dirtyMemoryBytes, Compaction compaction) {
+        long cleanCacheBytes, long segmentBytes, Duration uploadDelay, int uploadParallelism, long dirtyMemoryBytes, Compaction compaction,
+        WriterLease.Terms lease) {
 
     /**
      * @param liveBelow   segments with less than this fraction of their blocks still live are rewritten
@@ -56,32 +59,38 @@ public record CacheConfig(Path cacheDir, String volume, long size, int blockSize
     /** The defaults for everything but where and what. */
     public static CacheConfig of(Path cacheDir, String volume, long size) {
         return new CacheConfig(cacheDir, volume, size, DEFAULT_BLOCK_SIZE, DEFAULT_MAX_DIRTY, DEFAULT_CLEAN_CACHE,
-                DEFAULT_SEGMENT, DEFAULT_UPLOAD_DELAY, DEFAULT_UPLOAD_PARALLELISM, DEFAULT_DIRTY_MEMORY, Compaction.DEFAULT);
+                DEFAULT_SEGMENT, DEFAULT_UPLOAD_DELAY, DEFAULT_UPLOAD_PARALLELISM, DEFAULT_DIRTY_MEMORY, Compaction.DEFAULT,
+                WriterLease.Terms.defaults());
     }
 
     public CacheConfig withSizes(long maxDirtyBytes, long cleanCacheBytes, long segmentBytes) {
         return new CacheConfig(cacheDir, volume, size, blockSize, maxDirtyBytes, cleanCacheBytes, segmentBytes,
-                uploadDelay, uploadParallelism, dirtyMemoryBytes, compaction);
+                uploadDelay, uploadParallelism, dirtyMemoryBytes, compaction, lease);
     }
 
     public CacheConfig withBlockSize(int blockSize) {
         return new CacheConfig(cacheDir, volume, size, blockSize, maxDirtyBytes, cleanCacheBytes, segmentBytes,
-                uploadDelay, uploadParallelism, dirtyMemoryBytes, compaction);
+                uploadDelay, uploadParallelism, dirtyMemoryBytes, compaction, lease);
     }
 
     public CacheConfig withDirtyMemory(long dirtyMemoryBytes) {
         return new CacheConfig(cacheDir, volume, size, blockSize, maxDirtyBytes, cleanCacheBytes, segmentBytes,
-                uploadDelay, uploadParallelism, dirtyMemoryBytes, compaction);
+                uploadDelay, uploadParallelism, dirtyMemoryBytes, compaction, lease);
     }
 
     public CacheConfig withCompaction(Compaction compaction) {
         return new CacheConfig(cacheDir, volume, size, blockSize, maxDirtyBytes, cleanCacheBytes, segmentBytes,
-                uploadDelay, uploadParallelism, dirtyMemoryBytes, compaction);
+                uploadDelay, uploadParallelism, dirtyMemoryBytes, compaction, lease);
     }
 
     public CacheConfig withUpload(Duration uploadDelay, int uploadParallelism) {
         return new CacheConfig(cacheDir, volume, size, blockSize, maxDirtyBytes, cleanCacheBytes, segmentBytes,
-                uploadDelay, uploadParallelism, dirtyMemoryBytes, compaction);
+                uploadDelay, uploadParallelism, dirtyMemoryBytes, compaction, lease);
+    }
+
+    public CacheConfig withLease(WriterLease.Terms lease) {
+        return new CacheConfig(cacheDir, volume, size, blockSize, maxDirtyBytes, cleanCacheBytes, segmentBytes,
+                uploadDelay, uploadParallelism, dirtyMemoryBytes, compaction, lease);
     }
 
     /** Checks every field; the message names the first bad one. */
@@ -115,6 +124,9 @@ public record CacheConfig(Path cacheDir, String volume, long size, int blockSize
         }
         if (compaction == null) {
             throw new IllegalArgumentException("compaction policy is missing");
+        }
+        if (lease == null) {
+            throw new IllegalArgumentException("lease terms are missing");
         }
         if (uploadParallelism < 1) {
             throw new IllegalArgumentException("upload parallelism must be >= 1: " + uploadParallelism);

@@ -2,18 +2,26 @@ package io.ublk.blockcache.cache;
 
 import io.ublk.blockcache.cache.format.VolumeHeader;
 import io.ublk.blockcache.cache.journal.Journal;
+import io.ublk.blockcache.cache.journal.JournalRecord;
+import io.ublk.blockcache.cache.journal.JournalReplay;
 import io.ublk.blockcache.cache.volume.Volume;
+import io.ublk.blockcache.cache.volume.WriterLease;
 import io.ublk.s3.ObjectStore;
 import io.ublk.s3.StoreException;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.UUID;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Opens a cached volume: checks everything it can before it changes anything, so a refused open
@@ -21,10 +29,20 @@ import java.util.UUID;
  *
  * <p>Cache folder layout: {@code <cacheDir>/<volume>/volume.id} (the store volume's uuid, so a
  * cache is never replayed onto another volume, and this folder's writer id, which its manifests
- * carry), {@code lock} (held while served), {@code journal/}.
+ * and lease carry), {@code lock} (held while served; never deleted, so two openers always lock
+ * the same file), {@code journal/}. Folders are 0700, files 0600.
+ *
+ * <p>Order: the folder lock (one process per folder), then the writer lease (one writer per
+ * volume), then the store's latest generation and the journal. Only after all of them agree does
+ * anything change: the claim of the next generation, and the replay.
  */
 final class CacheOpener {
+    private static final Logger LOG = LoggerFactory.getLogger(CacheOpener.class);
     private static final String ID_FILE = "volume.id";
+    private static final String LOCK_FILE = "lock";
+    private static final String JOURNAL_DIR = "journal";
+    /** Claims tried before giving up: each lost one means another writer committed meanwhile. */
+    private static final int CLAIM_ATTEMPTS = 8;
     /**
      * Cache folders this process serves. A file lock only fences other processes, and closing any
      * channel of a locked file drops the process's lock on it, so a second open in this process
@@ -34,7 +52,7 @@ final class CacheOpener {
 
     private CacheOpener() {}
 
-    static CacheTarget open(CacheConfig config, ObjectStore store) {
+    static CacheTarget open(CacheConfig config, ObjectStore store, OpenOptions options) {
         Path root = config.cacheDir().toAbsolutePath();
         checkCacheFolder(root);
         String name = config.volume();
@@ -55,29 +73,32 @@ final class CacheOpener {
             throw new VolumeException("volume size " + config.size() + " is not a multiple of the block size " + config.blockSize());
         }
         Path dir = root.resolve(name);
-        UUID[] ids = readId(dir);
-        UUID cached = ids == null ? null : ids[0];
-        if (cached != null && header == null) {
-            throw new VolumeException("cache folder " + dir + " holds volume " + cached + ", which " + store.describe()
-                    + " does not have: point at its store, or remove the folder");
-        }
-        if (cached != null && !cached.equals(header.uuid())) {
-            throw new VolumeException("cache folder " + dir + " holds volume " + cached + ", but '" + name + "' in "
-                    + store.describe() + " is " + header.uuid() + ": use another cache folder, or remove it");
+        if (Files.exists(dir.resolve(ID_FILE))) {
+            // refuse a foreign folder before touching it (read again under the lock below)
+            checkFolderVolume(dir, readId(dir), header, store);
         }
         if (!SERVED.add(dir)) {
             throw new VolumeException("volume '" + name + "' is in use by this process (cache folder " + dir + ")");
         }
-        boolean created = !Files.isDirectory(dir);
         FileChannel lockChannel = null;
         FileLock lock = null;
+        WriterLease lease = null;
+        boolean created = false;
         try {
-            Files.createDirectories(dir.resolve("journal"));
-            lockChannel = FileChannel.open(dir.resolve("lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+            PrivateFiles.createDirectories(dir);
+            lockChannel = PrivateFiles.openLock(dir.resolve(LOCK_FILE));
             lock = lockChannel.tryLock();
             if (lock == null) {
+                // the loser of a race changes nothing: the folder and its lock file are the winner's too
                 throw new VolumeException("volume '" + name + "' is in use by another process (cache folder " + dir + ")");
             }
+            // Only the lock holder may decide whether the folder is new: another process may have
+            // made it between our first look and the lock.
+            UUID[] ids = readId(dir);
+            checkFolderVolume(dir, ids, header, store);
+            created = ids == null;
+            Path journalDir = dir.resolve(JOURNAL_DIR);
+            PrivateFiles.createDirectories(journalDir);
             if (header == null) {
                 header = Volume.create(store, name, config.size(), config.blockSize());
                 if (header.size() != config.size()) {
@@ -85,33 +106,98 @@ final class CacheOpener {
                 }
             }
             UUID writer = ids == null ? UUID.randomUUID() : ids[1];
-            if (cached == null) {
+            CacheStats stats = new CacheStats();
+            lease = WriterLease.acquire(store, name, header.uuid(), writer, config.lease(), options.takeover(),
+                    stats.lease);
+            if (ids == null) {
                 writeId(dir, header.uuid(), writer);
             }
-            CacheStats stats = new CacheStats();
-            Volume volume = null;
-            for (int attempt = 0; volume == null; attempt++) {
-                if (attempt == 8) {
+            Volume volume = Volume.load(store, name, header, writer, stats);
+            int maxData = Math.max(volume.blockSize(), 1 << 20);
+            JournalReplay.Result replay = JournalReplay.replay(journalDir, volume.committedEpoch, 64 << 20);
+            if (!writer.equals(volume.latestWriter) && volume.latestWriter != null && !replay.records().isEmpty()) {
+                String found = describe(replay);
+                if (!options.dropsStaleJournal()) {
+                    throw new VolumeException("cache folder " + dir + " holds " + found + " that volume '" + name
+                            + "' does not have, and writer " + volume.latestWriter + " committed generation "
+                            + volume.generation + " after them: refusing to apply them over its image; the journal is "
+                            + "kept (--save-journal DIR copies it out, --discard-journal drops it, then the volume opens)");
+                }
+                dropJournal(journalDir, options.saveJournalTo(), found, name);
+                replay = JournalReplay.replay(journalDir, volume.committedEpoch, 64 << 20);
+            }
+            for (int attempt = 0; !volume.claim(); attempt++) {
+                if (attempt == CLAIM_ATTEMPTS) {
                     throw new VolumeException("volume '" + name + "' keeps changing: another writer is opening it too");
                 }
                 volume = Volume.load(store, name, header, writer, stats);
-                if (!volume.claim()) {
-                    volume = null;
-                }
             }
-            return CacheTarget.start(config, volume, stats, dir.resolve("journal"), lockChannel, lock,
+            return CacheTarget.start(config, volume, stats, journalDir, replay, maxData, lease, lockChannel, lock,
                     () -> SERVED.remove(dir));
         } catch (IOException | StoreException | VolumeException | IllegalStateException e) {
+            if (lease != null) {
+                lease.release();
+            }
+            if (created && lock != null) {
+                forgetNewFolder(dir);
+            }
             closeQuietly(lockChannel);
             SERVED.remove(dir);
-            if (created) {
-                deleteQuietly(dir);
-            }
             if (e instanceof VolumeException v) {
                 throw v;
             }
             throw new VolumeException("cannot open volume '" + name + "': " + e.getMessage(), e);
         }
+    }
+
+    private static void checkFolderVolume(Path dir, UUID[] ids, VolumeHeader header, ObjectStore store) {
+        UUID cached = ids == null ? null : ids[0];
+        if (cached != null && header == null) {
+            throw new VolumeException("cache folder " + dir + " holds volume " + cached + ", which " + store.describe()
+                    + " does not have: point at its store, or remove the folder");
+        }
+        if (cached != null && !cached.equals(header.uuid())) {
+            throw new VolumeException("cache folder " + dir + " holds volume " + cached + ", but '" + dir.getFileName()
+                    + "' in " + store.describe() + " is " + header.uuid() + ": use another cache folder, or remove it");
+        }
+    }
+
+    /** "N journal records (B bytes) of epochs a..b". */
+    private static String describe(JournalReplay.Result r) {
+        long bytes = 0;
+        long lo = Long.MAX_VALUE;
+        long hi = 0;
+        for (JournalRecord rec : r.records()) {
+            bytes += rec.dataBytes();
+            lo = Math.min(lo, rec.epoch());
+            hi = Math.max(hi, rec.epoch());
+        }
+        return r.records().size() + " journal records (" + bytes + " data bytes, epochs " + lo + ".." + hi + ")";
+    }
+
+    /** Saves (if asked) and then deletes every journal file: the operator chose to drop them. */
+    private static void dropJournal(Path journalDir, Path saveTo, String found, String name) throws IOException {
+        List<Path> files = new ArrayList<>();
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(journalDir, "*.jnl")) {
+            ds.forEach(files::add);
+        }
+        if (saveTo != null) {
+            if (Files.exists(saveTo, LinkOption.NOFOLLOW_LINKS)) {
+                throw new VolumeException("--save-journal folder " + saveTo + " exists already: name a new one");
+            }
+            PrivateFiles.createDirectories(saveTo);
+            for (Path f : files) {
+                Files.copy(f, saveTo.resolve(f.getFileName()), StandardCopyOption.COPY_ATTRIBUTES);
+            }
+            PrivateFiles.forceFolder(saveTo);
+            LOG.warn("volume '{}': {} saved to {} (journal files: the record format of docs/design/volume-format.md)",
+                    name, found, saveTo);
+        }
+        for (Path f : files) {
+            Files.delete(f);
+        }
+        PrivateFiles.forceFolder(journalDir);
+        LOG.warn("volume '{}': {} dropped as asked; the volume opens with the store's latest generation", name, found);
     }
 
     private static void checkCacheFolder(Path root) {
@@ -151,14 +237,27 @@ final class CacheOpener {
     }
 
     private static void writeId(Path dir, UUID uuid, UUID writer) throws IOException {
-        Path tmp = dir.resolve(ID_FILE + ".tmp");
-        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
-                StandardOpenOption.WRITE)) {
-            ch.write(java.nio.ByteBuffer.wrap((uuid + "\n" + writer + "\n").getBytes(StandardCharsets.US_ASCII)));
-            ch.force(true);
+        PrivateFiles.writeAtomically(dir.resolve(ID_FILE), (uuid + "\n" + writer + "\n").getBytes(StandardCharsets.US_ASCII));
+    }
+
+    /**
+     * Undoes a new folder's identity after a failed first open, under its lock: its id file and
+     * empty journal go, the folder and its lock file stay (deleting a lock file another opener may
+     * already hold open would let two processes lock two different files).
+     */
+    private static void forgetNewFolder(Path dir) {
+        try {
+            Files.deleteIfExists(dir.resolve(ID_FILE));
+            Path journal = dir.resolve(JOURNAL_DIR);
+            try (DirectoryStream<Path> ds = Files.newDirectoryStream(journal)) {
+                if (!ds.iterator().hasNext()) {
+                    Files.delete(journal);
+                }
+            }
+            Journal.forceDir(dir);
+        } catch (IOException ignored) {
+            // best effort: a later open finds the folder without an id, as new
         }
-        Files.move(tmp, dir.resolve(ID_FILE), StandardCopyOption.ATOMIC_MOVE);
-        Journal.forceDir(dir);
     }
 
     private static void closeQuietly(FileChannel ch) {
@@ -168,14 +267,6 @@ final class CacheOpener {
             } catch (IOException ignored) {
                 // nothing was held on it yet
             }
-        }
-    }
-
-    private static void deleteQuietly(Path dir) {
-        try (var walk = Files.walk(dir)) {
-            walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        } catch (IOException ignored) {
-            // best effort: the folder was empty and new
         }
     }
 }

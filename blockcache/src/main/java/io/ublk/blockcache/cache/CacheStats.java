@@ -1,5 +1,6 @@
 package io.ublk.blockcache.cache;
 
+import io.ublk.blockcache.cache.volume.WriterLease;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 
@@ -26,6 +27,18 @@ public final class CacheStats {
     public final LongAdder compactions = new LongAdder();
     public final LongAdder compactedBytes = new LongAdder();
     public final LongAdder deletedObjects = new LongAdder();
+    /** FLUSH and FUA answered EIO because the writer lease had lapsed or was lost. */
+    public final LongAdder flushRefused = new LongAdder();
+    public final WriterLease.Stats lease = new WriterLease.Stats();
+
+    /** FLUSH and FUA requests answered EIO because this writer's lease had lapsed or was lost. */
+    public long flushRefused() { return flushRefused.sum(); }
+    /** Lease renewals that landed. */
+    public long leaseRenewals() { return lease.renewals.sum(); }
+    /** Lease renewals that failed (retried; the lease lapses if none lands within its ttl). */
+    public long leaseRenewFailures() { return lease.renewFailures.sum(); }
+    /** Leases lost to another writer (this cache stopped serving the volume). */
+    public long leasesLost() { return lease.lost.sum(); }
 
     /** Dirty block bytes now (not yet in a committed generation), in memory or only in the journal. */
     public long dirtyBytes() { return dirtyBytes.get(); }

@@ -17,6 +17,7 @@ import io.ublk.blockcache.cache.read.CleanBlock;
 import io.ublk.blockcache.cache.read.CleanCache;
 import io.ublk.blockcache.cache.upload.Uploader;
 import io.ublk.blockcache.cache.volume.Volume;
+import io.ublk.blockcache.cache.volume.WriterLease;
 import io.ublk.s3.ObjectStore;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -73,13 +74,15 @@ public final class CacheTarget implements BlockTarget {
     private final ReadGuard guard = new ReadGuard();
     private final BlockArrays arrays;
     private final AtomicLong nextSeq;
+    private final WriterLease lease;
     private final FileChannel lockChannel;
     private final FileLock lock;
     private final Runnable onRelease;
     private volatile boolean closed;
 
     private CacheTarget(CacheConfig config, Volume volume, CacheStats stats, Journal journal, long firstEpoch,
-            long firstSeq, FileChannel lockChannel, FileLock lock, Runnable onRelease) {
+            long firstSeq, WriterLease lease, FileChannel lockChannel, FileLock lock, Runnable onRelease) {
+        this.lease = lease;
         this.config = config;
         this.volume = volume;
         this.size = volume.header.size();
@@ -108,17 +111,27 @@ public final class CacheTarget implements BlockTarget {
      * @throws VolumeException the volume cannot be opened as asked (one-line reason; nothing changed)
      */
     public static CacheTarget open(CacheConfig config, ObjectStore store) {
-        return CacheOpener.open(config, store);
+        return open(config, store, OpenOptions.DEFAULT);
+    }
+
+    /**
+     * As {@link #open(CacheConfig, ObjectStore)}, with the operator's one-time choices for an open
+     * that would be refused otherwise (a live lease of another writer, a stale journal).
+     */
+    public static CacheTarget open(CacheConfig config, ObjectStore store, OpenOptions options) {
+        return CacheOpener.open(config, store, options);
     }
 
     /** Called by {@link CacheOpener} once the store and the cache folder agree. */
     static CacheTarget start(CacheConfig config, Volume volume, CacheStats stats, Path journalDir,
-            FileChannel lockChannel, FileLock lock, Runnable onRelease) throws IOException {
-        int maxData = Math.max(volume.blockSize(), 1 << 20);
-        JournalReplay.Result replay = JournalReplay.replay(journalDir, volume.committedEpoch, 64 << 20);
-        Journal journal = new Journal(journalDir, Journal.DEFAULT_FILE_BYTES, maxData, stats, replay.files());
+            JournalReplay.Result replay, int maxData, WriterLease lease, FileChannel lockChannel, FileLock lock,
+            Runnable onRelease) throws IOException {
+        // FLUSH and FUA are answered only while this writer holds the volume's lease
+        Journal journal = new Journal(journalDir, Journal.DEFAULT_FILE_BYTES, maxData, stats, replay.files(),
+                lease::valid);
         long firstEpoch = Math.max(replay.maxEpoch(), volume.committedEpoch) + 1;
-        CacheTarget t = new CacheTarget(config, volume, stats, journal, firstEpoch, replay.maxSeq() + 1, lockChannel, lock, onRelease);
+        CacheTarget t = new CacheTarget(config, volume, stats, journal, firstEpoch, replay.maxSeq() + 1, lease,
+                lockChannel, lock, onRelease);
         long replayed = 0;
         DirtyTable.Epoch e = t.dirty.current();
         for (JournalRecord r : replay.records()) {
@@ -158,7 +171,19 @@ public final class CacheTarget implements BlockTarget {
     }
 
     private boolean broken() {
-        return journal.failed() || uploader.fenced() != null || closed;
+        return journal.failed() || uploader.fenced() != null || lease.lost() != null || closed;
+    }
+
+    /** Why this cache stopped serving for good (another writer, a failed journal), or null while it serves. */
+    public String stopped() {
+        String why = lease.lost();
+        if (why == null) {
+            why = uploader.fenced();
+        }
+        if (why == null && journal.failed()) {
+            why = "volume '" + volume.name + "': the journal failed";
+        }
+        return why;
     }
 
     // ---- reads
@@ -522,15 +547,21 @@ public final class CacheTarget implements BlockTarget {
         throttle.failAll();
         clean.clearPrefetched();
         journal.close();
+        lease.release();
         release();
     }
 
     /** Stops everything without syncing anything: what a crash of the process leaves behind (tests). */
     void crash() {
         closed = true;
+        lease.abandon();
         uploader.stop();
         journal.abandon();
         release();
+    }
+
+    WriterLease lease() {
+        return lease;
     }
 
     Journal journal() {

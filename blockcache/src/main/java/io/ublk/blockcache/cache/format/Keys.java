@@ -8,6 +8,11 @@ public final class Keys {
         return volume + "/volume";
     }
 
+    /** The writer lease: which cache may write the volume, until when. */
+    public static String lease(String volume) {
+        return volume + "/lease";
+    }
+
     public static String manifestPrefix(String volume) {
         return volume + "/man/";
     }

@@ -48,7 +48,16 @@ public final class Journal implements AutoCloseable {
     private volatile boolean closing;
     private volatile IOException failure;
 
-    public Journal(Path dir, long fileBytes, int maxData, CacheStats stats, List<JournalFile> found) {
+    /** Whether a durability answer (FLUSH, FUA) may be given now; checked after the force, at the answer. */
+    @FunctionalInterface
+    public interface AckGate {
+        boolean allows();
+    }
+
+    private final AckGate gate;
+
+    public Journal(Path dir, long fileBytes, int maxData, CacheStats stats, List<JournalFile> found, AckGate gate) {
+        this.gate = gate;
         this.dir = dir;
         this.fileBytes = fileBytes;
         this.maxData = maxData;
@@ -139,6 +148,12 @@ public final class Journal implements AutoCloseable {
                 forceAll();
             } catch (IOException e) {
                 fail(e);
+                ok = false;
+            }
+            if (ok && !gate.allows()) {
+                // the writer lease lapsed or was lost: the data is on disk, but this writer may no
+                // longer promise it reaches the volume
+                stats.flushRefused.add(batch.size());
                 ok = false;
             }
             for (SyncRequest s : batch) {

@@ -34,11 +34,21 @@ public final class Volume {
     /** This cache folder's identity, written into every manifest it commits. */
     public final UUID writer;
     private final CacheStats stats;
+    /** Older manifests read to find this writer's own last commit when another writer committed last. */
+    private static final int OWN_MANIFEST_LOOKBACK = 64;
 
     /** The latest committed generation (0: none yet, the volume is all zeros). */
     public long generation;
-    /** The newest journal epoch the latest generation holds. */
+    /**
+     * The newest journal epoch of this writer that the store holds: from the latest generation if
+     * this writer committed it, else from this writer's newest manifest still in the store (0 if
+     * none is found). Epochs are numbered per writer, so another writer's never count here.
+     */
     public long committedEpoch;
+    /** The writer of the latest generation (null: none yet). */
+    public UUID latestWriter;
+    /** Whether {@link #committedEpoch} is known: false if another writer committed last and no manifest of ours is left. */
+    public boolean ownEpochKnown = true;
     public long checkpoint;
     public final List<String> chain = new ArrayList<>();
 
@@ -110,18 +120,19 @@ public final class Volume {
 
     private void loadLatest() {
         BlockIndex into = index;
-        long latest = 0;
+        List<Long> generations = new ArrayList<>();
         for (ObjectInfo o : await(store.listAll(Keys.manifestPrefix(name)))) {
-            latest = Math.max(latest, Keys.manifestGeneration(name, o.key()));
+            long g = Keys.manifestGeneration(name, o.key());
+            if (g > 0) {
+                generations.add(g);
+            }
         }
-        if (latest == 0) {
+        if (generations.isEmpty()) {
             return;
         }
-        String key = Keys.manifest(name, latest);
-        Manifest m = Manifest.decode(key, await(store.get(key)).data());
-        if (!m.uuid().equals(header.uuid()) || m.generation() != latest) {
-            throw new CorruptObjectException(key + " does not belong to this volume");
-        }
+        generations.sort(java.util.Comparator.reverseOrder());
+        long latest = generations.get(0);
+        Manifest m = readManifest(latest);
         if (m.checkpoint() != 0) {
             String ck = Keys.checkpoint(name, m.checkpoint());
             Checkpoint.decode(ck, await(store.get(ck)).data(), header.uuid(), into);
@@ -130,11 +141,34 @@ public final class Volume {
             applySegment(into, seg, readSegmentHeader(seg));
         }
         generation = latest;
-        committedEpoch = Math.max(committedEpoch, m.epoch());
+        latestWriter = m.writer();
+        if (m.writer().equals(writer)) {
+            committedEpoch = m.epoch();
+        } else {
+            ownEpochKnown = false;
+            // our own newest commit, if any is left: the journal's records up to its epoch are in the store
+            for (int i = 1; i < generations.size() && i <= OWN_MANIFEST_LOOKBACK; i++) {
+                Manifest older = readManifest(generations.get(i));
+                if (older.writer().equals(writer)) {
+                    committedEpoch = older.epoch();
+                    ownEpochKnown = true;
+                    break;
+                }
+            }
+        }
         checkpoint = m.checkpoint();
         chain.clear();
         chain.addAll(m.segments());
         stats.committedGeneration.set(latest);
+    }
+
+    private Manifest readManifest(long gen) {
+        String key = Keys.manifest(name, gen);
+        Manifest m = Manifest.decode(key, await(store.get(key)).data());
+        if (!m.uuid().equals(header.uuid()) || m.generation() != gen) {
+            throw new CorruptObjectException(key + " does not belong to this volume");
+        }
+        return m;
     }
 
     private SegmentHeader readSegmentHeader(String key) {
