@@ -1,18 +1,24 @@
 package io.ublk.s3;
 
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.function.Supplier;
 
 /**
  * Wraps a store and makes it fail on purpose, for tests of what sits above a store (the cache):
  * the next N calls of an operation fail, before reaching the store or after it applied them (the
  * answer lost, as on a dropped connection); any call fails with a probability (seeded, so a
- * failing run repeats); or calls of an operation hang until {@link #resume}. Injected failures are
- * {@link StoreException}s whose message starts with {@code injected}.
+ * failing run repeats), of every operation or of some; or calls of an operation hang until
+ * {@link #resume}. Injected failures are plain {@link StoreException}s (never a subclass such as
+ * {@link PreconditionFailedException}, which would say the store decided) whose message starts
+ * with {@code injected failure} (not applied) or {@code injected lost answer} (the store's own
+ * answer, success or failure, is hidden; the message says which, and a failure is the cause).
+ * Both put overloads are {@link Op#PUT}; the parts put reaches the store as parts.
  */
 public final class FaultInjectingStore implements ObjectStore {
 
@@ -24,6 +30,7 @@ public final class FaultInjectingStore implements ObjectStore {
     private final int[] failAfter = new int[Op.values().length];
     private final EnumSet<Op> hanging = EnumSet.noneOf(Op.class);
     private final List<Runnable> parked = new ArrayList<>();
+    private final EnumSet<Op> randomOps = EnumSet.noneOf(Op.class);
     private Random random;
     private double probability;
     private int injected;
@@ -45,12 +52,23 @@ public final class FaultInjectingStore implements ObjectStore {
     }
 
     /** Every call fails (without reaching the store) with {@code probability}; 0 turns it off. */
-    public synchronized FaultInjectingStore failRandomly(double probability, long seed) {
+    public FaultInjectingStore failRandomly(double probability, long seed) {
+        return failRandomly(probability, seed, EnumSet.allOf(Op.class));
+    }
+
+    /** Calls of the operations named fail (without reaching the store) with {@code probability}; others never. */
+    public FaultInjectingStore failRandomly(double probability, long seed, Op first, Op... more) {
+        return failRandomly(probability, seed, EnumSet.of(first, more));
+    }
+
+    private synchronized FaultInjectingStore failRandomly(double probability, long seed, EnumSet<Op> ops) {
         if (probability < 0 || probability > 1) {
             throw new IllegalArgumentException("probability must be in [0, 1]: " + probability);
         }
         this.probability = probability;
         this.random = new Random(seed);
+        randomOps.clear();
+        randomOps.addAll(ops);
         return this;
     }
 
@@ -95,7 +113,8 @@ public final class FaultInjectingStore implements ObjectStore {
                 }));
                 return later;
             }
-            if (failBefore[op.ordinal()] > 0 || (probability > 0 && random.nextDouble() < probability)) {
+            if (failBefore[op.ordinal()] > 0
+                    || (probability > 0 && randomOps.contains(op) && random.nextDouble() < probability)) {
                 failBefore[op.ordinal()] = Math.max(0, failBefore[op.ordinal()] - 1);
                 injected++;
                 return CompletableFuture.failedFuture(new StoreException("injected failure: " + op + " " + key));
@@ -111,7 +130,12 @@ public final class FaultInjectingStore implements ObjectStore {
             return answer;
         }
         return answer.handle((v, e) -> {
-            throw new StoreException("injected lost answer: " + op + " " + key + " (applied)");
+            if (e == null) {
+                throw new StoreException("injected lost answer: " + op + " " + key + " (applied)");
+            }
+            Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+            throw new StoreException("injected lost answer: " + op + " " + key + " (the store failed it: "
+                    + cause.getMessage() + ")", cause);
         });
     }
 
@@ -128,6 +152,12 @@ public final class FaultInjectingStore implements ObjectStore {
     @Override
     public CompletableFuture<String> put(String key, byte[] data) {
         return call(Op.PUT, key, () -> delegate.put(key, data));
+    }
+
+    /** Overridden so the parts go on as they are: the default would copy them into one array. */
+    @Override
+    public CompletableFuture<String> put(String key, List<ByteBuffer> parts) {
+        return call(Op.PUT, key, () -> delegate.put(key, parts));
     }
 
     @Override

@@ -8,6 +8,7 @@ import java.nio.channels.FileLock;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
@@ -36,6 +37,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * folder is fsynced. A reader sees the old bytes or the new ones, never a mix. A crash can leave
  * temp files behind; they are never listed and never collide with a key.
  *
+ * <p>Private: every file it creates is 0600 and every folder 0700, whatever the umask; a put
+ * refuses a key whose folders include a symlink rather than write outside the root (see
+ * {@link LocalFiles}).
+ *
  * <p>{@link #putIfMatch} compares and renames under a lock held by this process (shared by all
  * stores on the same root) and by other processes (a {@link FileLock} on {@code <root>/.lock}).
  * It is atomic against other {@code putIfMatch} calls, not against a plain {@link #put} or
@@ -62,7 +67,9 @@ public final class LocalObjectStore implements ObjectStore {
     public LocalObjectStore(Path root) {
         this.root = openRoot(root);
         try {
-            this.lockFile = FileChannel.open(this.root.resolve(LOCK_FILE), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+            this.lockFile = FileChannel.open(this.root.resolve(LOCK_FILE),
+                    Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS),
+                    LocalFiles.PRIVATE_FILE);
         } catch (IOException e) {
             throw new IllegalArgumentException("object store folder is not writable: " + root + " (" + e + ")");
         }
@@ -74,7 +81,7 @@ public final class LocalObjectStore implements ObjectStore {
 
     private static Path openRoot(Path root) {
         try {
-            Files.createDirectories(root);
+            LocalFiles.createPrivateDirectories(root);
             Path real = root.toRealPath();
             if (!Files.isDirectory(real) || !Files.isWritable(real)) {
                 throw new IllegalArgumentException("object store folder is not a writable directory: " + root);
@@ -198,8 +205,8 @@ public final class LocalObjectStore implements ObjectStore {
     }
 
     private Path writeTemp(Path file, List<java.nio.ByteBuffer> parts, String etag) throws IOException {
-        LocalFiles.ensureDir(file.getParent());
-        return LocalFiles.writeTemp(file.getParent(), parts, etag, etags);
+        LocalFiles.ensureDirBelow(root, file.getParent());
+        return LocalFiles.writeTemp(file.getParent(), parts, tmp -> etags.tag(tmp, etag));
     }
 
     @Override

@@ -8,7 +8,10 @@ import java.time.Duration;
  *
  * @param bucket             the bucket
  * @param prefix             prepended to every key as {@code prefix/key}; empty for none
- * @param endpoint           an S3-compatible endpoint (MinIO, s3proxy); {@code null} for AWS
+ * @param endpoint           an S3-compatible endpoint (MinIO, s3proxy); {@code null} for AWS. No
+ *                           user-info, query or fragment: the SDK signs with its credentials
+ *                           provider, never the URL's, and refusing them keeps secrets out of
+ *                           every message this store builds
  * @param pathStyle          {@code http://host/bucket/key} instead of {@code http://bucket.host/key}
  * @param region             {@code null}: the SDK's region chain, or {@code us-east-1} when an
  *                           endpoint is given (most S3-compatible servers ignore it)
@@ -35,6 +38,12 @@ public record S3StoreConfig(String bucket, String prefix, URI endpoint, boolean 
             throw new IllegalArgumentException("bucket cannot be empty: '" + bucket + "'");
         }
         prefix = prefix == null ? "" : stripSlashes(prefix);
+        if (endpoint != null) {
+            require(!hasUserInfo(endpoint), "endpoint must not carry credentials: " + redact(endpoint)
+                    + " (the AWS SDK takes them from the environment or a profile)");
+            require(endpoint.getRawQuery() == null && endpoint.getRawFragment() == null,
+                    "endpoint must not have a query or fragment: " + redact(endpoint));
+        }
         require(maxConcurrency >= 1, "maxConcurrency must be at least 1: " + maxConcurrency);
         require(maxAttempts >= 1, "maxAttempts must be at least 1: " + maxAttempts);
         require(positive(baseBackoff), "baseBackoff must be positive: " + baseBackoff);
@@ -106,7 +115,46 @@ public record S3StoreConfig(String bucket, String prefix, URI endpoint, boolean 
 
     /** {@code s3://bucket/prefix}, for messages. */
     String describe() {
-        return "s3://" + bucket + (prefix.isEmpty() ? "" : "/" + prefix) + (endpoint == null ? "" : " at " + endpoint);
+        // redact finds nothing to hide in an endpoint the constructor took; it guards later changes
+        return "s3://" + bucket + (prefix.isEmpty() ? "" : "/" + prefix)
+                + (endpoint == null ? "" : " at " + redact(endpoint));
+    }
+
+    /**
+     * {@code uri} for messages and logs: user-info, query and fragment become {@code ***} (any of
+     * them may hold a secret), e.g. {@code http://***@host:9000}; an opaque URI is its scheme only.
+     */
+    public static String redact(URI uri) {
+        if (uri == null) {
+            return "null";
+        }
+        if (uri.isOpaque()) {
+            return uri.getScheme() + ":***";
+        }
+        StringBuilder sb = new StringBuilder();
+        if (uri.getScheme() != null) {
+            sb.append(uri.getScheme()).append(':');
+        }
+        String authority = uri.getRawAuthority();
+        if (authority != null) {
+            int at = authority.lastIndexOf('@');
+            sb.append("//").append(at < 0 ? authority : "***@" + authority.substring(at + 1));
+        }
+        if (uri.getRawPath() != null) {
+            sb.append(uri.getRawPath());
+        }
+        if (uri.getRawQuery() != null) {
+            sb.append("?***");
+        }
+        if (uri.getRawFragment() != null) {
+            sb.append("#***");
+        }
+        return sb.toString();
+    }
+
+    /** Also for an authority URI could not parse into host and port (getUserInfo is null then). */
+    private static boolean hasUserInfo(URI uri) {
+        return uri.getRawAuthority() != null && uri.getRawAuthority().indexOf('@') >= 0;
     }
 
     private static String stripSlashes(String p) {

@@ -4,8 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -41,6 +44,74 @@ class LocalObjectStoreTest extends ObjectStoreContractTest {
     void keyIsAFileUnderTheRoot() throws IOException {
         await(store.put("a/b/c", bytes(7, 1)));
         assertThat(Files.readAllBytes(storeRoot().resolve("a/b/c"))).isEqualTo(bytes(7, 1));
+    }
+
+    private static String mode(Path p) throws IOException {
+        return PosixFilePermissions.toString(Files.getPosixFilePermissions(p, LinkOption.NOFOLLOW_LINKS));
+    }
+
+    /**
+     * Block data must not be world-readable under root's umask 022 (the test JVM's umask too, so
+     * the old 0644/0755 would show here). An object is its temp file renamed or linked, so its mode
+     * is the temp file's.
+     */
+    @Test
+    void everyFileIsPrivateAndEveryFolderOwnerOnly() throws IOException {
+        await(store.put("a/b/put", bytes(10, 1)));
+        await(store.put("a/c/parts", List.of(ByteBuffer.wrap(bytes(3, 2)), ByteBuffer.wrap(bytes(4, 3)))));
+        await(store.putIfAbsent("d/absent", bytes(10, 4)));
+        String etag = await(store.put("e/match", bytes(10, 5)));
+        await(store.putIfMatch("e/match", bytes(10, 6), etag));
+        for (String key : List.of("a/b/put", "a/c/parts", "d/absent", "e/match", ".lock")) {
+            assertThat(mode(storeRoot().resolve(key))).as(key).isEqualTo("rw-------");
+        }
+        for (String dir : List.of("", "a", "a/b", "a/c", "d", "e")) {
+            assertThat(mode(storeRoot().resolve(dir))).as("folder '%s'", dir).isEqualTo("rwx------");
+        }
+    }
+
+    /** A symlink among a key's folders would let a put write outside the root; it is refused, not followed. */
+    @Test
+    void aSymlinkedFolderInAKeyIsNotFollowed() throws IOException {
+        Path outside = Files.createDirectories(root.resolve("outside/b"));
+        Files.createSymbolicLink(storeRoot().resolve("v"), outside.getParent());
+        Files.createDirectories(storeRoot().resolve("w"));
+        Files.createSymbolicLink(storeRoot().resolve("w/b"), outside);
+        String etag = await(store.put("real", bytes(1, 1)));
+        for (String key : List.of("v/x", "v/b/x", "w/b/x")) {
+            assertThatThrownBy(() -> await(store.put(key, bytes(10, 1)))).as(key)
+                    .isInstanceOf(StoreException.class).hasMessageContaining("symlink");
+            assertThatThrownBy(() -> await(store.putIfAbsent(key, bytes(10, 1)))).as(key)
+                    .isInstanceOf(StoreException.class).hasMessageContaining("symlink");
+        }
+        assertThatThrownBy(() -> await(store.putIfMatch("v/real", bytes(10, 1), etag)))
+                .isInstanceOf(StoreException.class);
+        try (Stream<Path> files = Files.walk(root.resolve("outside"))) {
+            assertThat(files.filter(Files::isRegularFile)).isEmpty();
+        }
+    }
+
+    /** A put replaces a symlink at the key itself (rename does not follow it) and leaves its target alone. */
+    @Test
+    void aSymlinkAtTheKeyIsReplacedNotWrittenThrough() throws IOException {
+        Path target = Files.write(root.resolve("target"), bytes(5, 9));
+        Files.createSymbolicLink(storeRoot().resolve("k"), target);
+        await(store.put("k", bytes(10, 1)));
+        assertThat(Files.isSymbolicLink(storeRoot().resolve("k"))).isFalse();
+        assertThat(Files.readAllBytes(target)).isEqualTo(bytes(5, 9));
+    }
+
+    /** Temp names are random, so a crash's leftovers (even a symlink with a temp name) never block a put. */
+    @Test
+    void staleTempFilesDoNotBlockAPut() throws IOException {
+        Path target = Files.write(root.resolve("target"), bytes(5, 9));
+        Files.createDirectories(storeRoot().resolve("t"));
+        Files.write(storeRoot().resolve("t/.tmp-stale"), bytes(3, 3));
+        Files.createSymbolicLink(storeRoot().resolve("t/.tmp-link"), target);
+        await(store.put("t/k", bytes(10, 1)));
+        await(store.putIfAbsent("t/l", bytes(10, 2)));
+        assertThat(await(store.get("t/k")).data()).isEqualTo(bytes(10, 1));
+        assertThat(Files.readAllBytes(target)).isEqualTo(bytes(5, 9));
     }
 
     @Test

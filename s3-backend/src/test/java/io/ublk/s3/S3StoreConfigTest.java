@@ -35,6 +35,31 @@ class S3StoreConfigTest {
     }
 
     @Test
+    void redactHidesUserInfoQueryAndFragmentOnly() {
+        assertThat(S3StoreConfig.redact(URI.create("http://AKIA:s3cr3t@host:9000"))).isEqualTo("http://***@host:9000");
+        assertThat(S3StoreConfig.redact(URI.create("https://host/base?X-Amz-Signature=s3cr3t#frag")))
+                .isEqualTo("https://host/base?***#***");
+        assertThat(S3StoreConfig.redact(URI.create("http://127.0.0.1:9000"))).isEqualTo("http://127.0.0.1:9000");
+        assertThat(S3StoreConfig.redact(URI.create("http://a%40b:c@d_e:1/p"))).isEqualTo("http://***@d_e:1/p");
+        assertThat(S3StoreConfig.redact(URI.create("mailto:s3cr3t@host"))).isEqualTo("mailto:***");
+        assertThat(S3StoreConfig.redact(null)).isEqualTo("null");
+    }
+
+    /** The SDK never signs with URL credentials; refusing them keeps them out of every message and log. */
+    @Test
+    void anEndpointWithCredentialsOrAQueryIsRefusedWithoutEchoingThem() {
+        S3StoreConfig d = S3StoreConfig.defaults("b");
+        assertThatThrownBy(() -> d.withEndpoint(URI.create("http://AKIA:s3cr3t@host:9000")))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("http://***@host:9000").hasMessageContaining("credentials")
+                .hasMessageNotContaining("s3cr3t").hasMessageNotContaining("AKIA");
+        assertThatThrownBy(() -> d.withEndpoint(URI.create("http://host:9000/?X-Amz-Credential=AKIA")))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("query")
+                .hasMessageNotContaining("AKIA");
+        assertThat(d.withEndpoint(URI.create("http://host:9000")).describe()).isEqualTo("s3://b at http://host:9000");
+    }
+
+    @Test
     void badValuesAreRefusedWithTheRuleAndTheValue() {
         S3StoreConfig d = S3StoreConfig.defaults("b");
         assertThatThrownBy(() -> S3StoreConfig.defaults(" ")).hasMessageContaining("bucket");

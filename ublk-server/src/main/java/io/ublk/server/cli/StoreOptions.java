@@ -1,6 +1,7 @@
 package io.ublk.server.cli;
 
 import io.ublk.s3.ObjectStore;
+import io.ublk.s3.S3StoreConfig;
 import java.net.URI;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -28,7 +29,8 @@ final class StoreOptions {
     @Option(names = "--prefix", description = "--store s3: key prefix inside the bucket (volumes go below it).")
     String prefix;
 
-    @Option(names = "--endpoint", description = "--store s3: endpoint URL of an S3-compatible store, e.g. http://127.0.0.1:9000.")
+    @Option(names = "--endpoint", converter = EndpointConverter.class,
+            description = "--store s3: endpoint URL of an S3-compatible store, e.g. http://127.0.0.1:9000 (no credentials in it).")
     URI endpoint;
 
     @Option(names = "--path-style", description = "--store s3: path-style requests (http://host/bucket/key), for S3-compatible stores.")
@@ -101,16 +103,29 @@ final class StoreOptions {
                 if (prefix != null && prefix.startsWith("/")) {
                     throw new IllegalArgumentException("--prefix must not start with '/': '" + prefix + "'");
                 }
-                if (endpoint != null && (endpoint.getHost() == null
-                        || !("http".equals(endpoint.getScheme()) || "https".equals(endpoint.getScheme())))) {
-                    throw new IllegalArgumentException("--endpoint must be an http:// or https:// URL with a host: '"
-                            + endpoint + "'");
+                if (endpoint != null) {
+                    checkEndpoint();
                 }
                 if (region != null && !region.matches("[a-z0-9-]{1,64}")) {
                     throw new IllegalArgumentException("--region must look like us-east-1: '" + region + "'");
                 }
             }
             default -> throw new IllegalArgumentException("--store must be local or s3: '" + store + "'");
+        }
+    }
+
+    /** Messages show the endpoint redacted: it is refused here because it may hold a secret. */
+    private void checkEndpoint() {
+        String shown = S3StoreConfig.redact(endpoint);
+        if (endpoint.getHost() == null || !("http".equals(endpoint.getScheme()) || "https".equals(endpoint.getScheme()))) {
+            throw new IllegalArgumentException("--endpoint must be an http:// or https:// URL with a host: '" + shown + "'");
+        }
+        if (endpoint.getRawUserInfo() != null) {
+            throw new IllegalArgumentException("--endpoint must not carry credentials ('" + shown + "'): give them in"
+                    + " the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) or an AWS profile (AWS_PROFILE)");
+        }
+        if (endpoint.getRawQuery() != null || endpoint.getRawFragment() != null) {
+            throw new IllegalArgumentException("--endpoint must not have a query or fragment: '" + shown + "'");
         }
     }
 

@@ -85,6 +85,28 @@ class CacheArgumentsTest {
                 "--endpoint", "ftp://x"));
     }
 
+    /** Refused like {@link #refused}, and nothing of {@code secret} on stdout or stderr. */
+    private void refusedWithoutEchoing(String secret, String message, String endpoint) throws IOException {
+        String[] args = cacheRun("--store", "s3", "--bucket", "bkt1", "--endpoint", endpoint);
+        int code = run(args);
+        String said = out + "" + err;
+        assertThat(said).as("output for %s", endpoint).doesNotContain(secret);
+        err.getBuffer().setLength(0);
+        assertThat(code).as("exit code for %s", endpoint).isEqualTo(2);
+        refused(message, args);
+    }
+
+    /** Credentials belong in the environment or an AWS profile: an endpoint carrying some is refused unprinted. */
+    @Test
+    void anEndpointWithCredentialsIsRefusedWithoutPrintingThem() throws IOException {
+        refusedWithoutEchoing("s3cr3t", "--endpoint must not carry credentials ('http://***@127.0.0.1:9000')",
+                "http://AKIA:s3cr3t@127.0.0.1:9000");
+        refusedWithoutEchoing("AKIA", "AWS_ACCESS_KEY_ID", "http://AKIA:s3cr3t@127.0.0.1:9000");
+        refusedWithoutEchoing("s3cr3t", "--endpoint must not have a query", "http://127.0.0.1:9000/?X-Amz-Signature=s3cr3t");
+        refusedWithoutEchoing("s3cr3t", "--endpoint must be an http:// or https:// URL", "ftp://AKIA:s3cr3t@x");
+        refusedWithoutEchoing("s3 cr3t", "--endpoint': not a URL", "http://AKIA:s3 cr3t@127.0.0.1:9000");
+    }
+
     @Test
     void theCacheMustBeComplete() throws IOException {
         refused("--volume is required with a cache target", "run", "--target", "cache", "--store-dir", local(),
