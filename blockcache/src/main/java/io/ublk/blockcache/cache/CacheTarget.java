@@ -115,7 +115,7 @@ public final class CacheTarget implements BlockTarget {
     static CacheTarget start(CacheConfig config, Volume volume, CacheStats stats, Path journalDir,
             FileChannel lockChannel, FileLock lock, Runnable onRelease) throws IOException {
         int maxData = Math.max(volume.blockSize(), 1 << 20);
-        JournalReplay.Result replay = JournalReplay.replay(journalDir, volume.committedEpoch, 64 << 20);
+        JournalReplay.Result replay = JournalReplay.replay(Journal.createFolder(journalDir), volume.committedEpoch);
         Journal journal = new Journal(journalDir, Journal.DEFAULT_FILE_BYTES, maxData, stats, replay.files());
         long firstEpoch = Math.max(replay.maxEpoch(), volume.committedEpoch) + 1;
         CacheTarget t = new CacheTarget(config, volume, stats, journal, firstEpoch, replay.maxSeq() + 1, lockChannel, lock, onRelease);
@@ -424,8 +424,11 @@ public final class CacheTarget implements BlockTarget {
         return r < 0 ? r : 0;
     }
 
-    /** Journals and applies one write or zeroing in the current epoch. */
+    /** Journals and applies one write or zeroing in the current epoch; a zero-length one is a no-op. */
     private int log(JournalLane lane, int type, long offset, long length, MemorySegment src) {
+        if (length == 0) {
+            return 0;
+        }
         DirtyTable.Epoch e = dirty.enter();
         try {
             lane.append(type, e.number, nextSeq.getAndIncrement(), offset, length, src, 0);
