@@ -97,8 +97,7 @@ final class CacheOpener {
             UUID[] ids = readId(dir);
             checkFolderVolume(dir, ids, header, store);
             created = ids == null;
-            Path journalDir = dir.resolve(JOURNAL_DIR);
-            PrivateFiles.createDirectories(journalDir);
+            Path journalDir = Journal.createFolder(dir.resolve(JOURNAL_DIR));
             if (header == null) {
                 header = Volume.create(store, name, config.size(), config.blockSize());
                 if (header.size() != config.size()) {
@@ -114,7 +113,7 @@ final class CacheOpener {
             }
             Volume volume = Volume.load(store, name, header, writer, stats);
             int maxData = Math.max(volume.blockSize(), 1 << 20);
-            JournalReplay.Result replay = JournalReplay.replay(journalDir, volume.committedEpoch, 64 << 20);
+            JournalReplay.Result replay = JournalReplay.replay(journalDir, volume.committedEpoch);
             if (!writer.equals(volume.latestWriter) && volume.latestWriter != null && !replay.records().isEmpty()) {
                 String found = describe(replay);
                 if (!options.dropsStaleJournal()) {
@@ -124,7 +123,7 @@ final class CacheOpener {
                             + "kept (--save-journal DIR copies it out, --discard-journal drops it, then the volume opens)");
                 }
                 dropJournal(journalDir, options.saveJournalTo(), found, name);
-                replay = JournalReplay.replay(journalDir, volume.committedEpoch, 64 << 20);
+                replay = JournalReplay.replay(journalDir, volume.committedEpoch);
             }
             for (int attempt = 0; !volume.claim(); attempt++) {
                 if (attempt == CLAIM_ATTEMPTS) {

@@ -449,8 +449,11 @@ public final class CacheTarget implements BlockTarget {
         return r < 0 ? r : 0;
     }
 
-    /** Journals and applies one write or zeroing in the current epoch. */
+    /** Journals and applies one write or zeroing in the current epoch; a zero-length one is a no-op. */
     private int log(JournalLane lane, int type, long offset, long length, MemorySegment src) {
+        if (length == 0) {
+            return 0;
+        }
         DirtyTable.Epoch e = dirty.enter();
         try {
             lane.append(type, e.number, nextSeq.getAndIncrement(), offset, length, src, 0);

@@ -1,20 +1,17 @@
 package io.ublk.blockcache.cache;
 
 import io.ublk.blockcache.cache.journal.Journal;
+import io.ublk.s3.LocalFiles;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Set;
-import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * Files of the cache folder: folders 0700 and files 0600 from the moment they exist (set at
@@ -31,20 +28,7 @@ final class PrivateFiles {
 
     /** Creates the folder and any missing parents, each new one 0700. */
     static void createDirectories(Path dir) throws IOException {
-        if (Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
-            return;
-        }
-        Path parent = dir.getParent();
-        if (parent != null) {
-            createDirectories(parent);
-        }
-        try {
-            Files.createDirectory(dir, DIR_MODE);
-        } catch (FileAlreadyExistsException e) {
-            if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
-                throw new IOException(dir + " exists and is not a folder (a symlink is not followed)");
-            }
-        }
+        LocalFiles.createPrivateDirectories(dir);
     }
 
     /** Opens (creating 0600 if missing) the folder's lock file, never through a symlink. */
@@ -55,21 +39,7 @@ final class PrivateFiles {
 
     /** Replaces {@code target} with {@code data} atomically and durably (temp file, fsync, rename, folder fsync). */
     static void writeAtomically(Path target, byte[] data) throws IOException {
-        Path tmp = target.resolveSibling("." + target.getFileName() + ".tmp-"
-                + Long.toHexString(ThreadLocalRandom.current().nextLong()));
-        try (FileChannel ch = FileChannel.open(tmp, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE,
-                LinkOption.NOFOLLOW_LINKS), FILE_MODE)) {
-            ByteBuffer b = ByteBuffer.wrap(data);
-            while (b.hasRemaining()) {
-                ch.write(b);
-            }
-            ch.force(true);
-        } catch (IOException e) {
-            Files.deleteIfExists(tmp);
-            throw e;
-        }
-        Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
-        forceFolder(target.getParent());
+        LocalFiles.writeAtomically(target, data);
     }
 
     static void forceFolder(Path dir) throws IOException {

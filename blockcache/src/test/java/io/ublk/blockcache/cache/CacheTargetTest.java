@@ -142,7 +142,45 @@ class CacheTargetTest {
             assertThat(io.read(0, 4096)).isEqualTo(a);
             assertThat(io.read(8192, 4096)).isEqualTo(new byte[4096]);
         }
-        assertThat(Files.size(journal)).isEqualTo(JournalRecord.HEADER + 4096L);
+        assertThat(Files.size(journal)).isEqualTo(size - JournalRecord.HEADER - 4096L);
+    }
+
+    @Test
+    void zeroLengthRequestsAreNoOpsAndLaterRecordsSurvive() {
+        byte[] a = random(new Random(11), 4096);
+        try (CacheTarget t = CacheTarget.open(config("c", SIZE), store); Io io = new Io(t)) {
+            long before = t.journal().files().stream().mapToLong(f -> Files.exists(f.path) ? f.path.toFile().length() : 0).sum();
+            assertThat(io.write(4096, new byte[0], 0)).isZero();
+            assertThat(io.discard(8192, 0)).isZero();
+            long after = t.journal().files().stream().mapToLong(f -> f.path.toFile().length()).sum();
+            assertThat(after).as("journal bytes after zero-length requests").isEqualTo(before);
+            assertThat(io.write(0, a, 0)).isEqualTo(4096);
+            assertThat(io.flush()).isZero();
+            t.crash();
+        }
+        try (CacheTarget t = CacheTarget.open(config("c", 0), store); Io io = new Io(t)) {
+            assertThat(io.read(0, 4096)).isEqualTo(a);
+        }
+    }
+
+    @Test
+    void theJournalFolderIs0700AndADamagedJournalRefusesTheOpen() throws IOException {
+        Path journal;
+        try (CacheTarget t = CacheTarget.open(config("c", SIZE), store); Io io = new Io(t)) {
+            io.write(0, random(new Random(12), 4096), 0);
+            io.write(8192, random(new Random(13), 4096), 0);
+            io.flush();
+            journal = t.journal().files().get(0).path;
+            t.crash();
+        }
+        assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(journal.getParent())))
+                .isEqualTo("rwx------");
+        byte[] bytes = Files.readAllBytes(journal);
+        bytes[bytes.length - 2 * (JournalRecord.HEADER + 4096) + JournalRecord.HEADER + 7] ^= 1; // in the first record's data
+        Files.write(journal, bytes);
+        assertThatThrownBy(() -> CacheTarget.open(config("c", 0), store)).isInstanceOf(VolumeException.class)
+                .hasMessageContaining(journal.getFileName().toString()).hasMessageContaining("bad CRC");
+        assertThat(Files.readAllBytes(journal)).isEqualTo(bytes);
     }
 
     @Test

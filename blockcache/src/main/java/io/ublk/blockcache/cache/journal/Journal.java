@@ -5,14 +5,22 @@ import io.ublk.blockcache.Requests;
 import io.ublk.blockcache.cache.CacheStats;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFileAttributes;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Queue;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 import org.slf4j.Logger;
@@ -25,10 +33,27 @@ import org.slf4j.LoggerFactory;
  * <p><b>Group commit.</b> A FLUSH queues its tag and answers later; the syncer takes every queued
  * request, forces every file that grew, and answers them all. A write that answered before the
  * FLUSH was queued is in a file by then, so the force covers it.
+ *
+ * <p><b>Sync marks.</b> After forcing a file the syncer writes a mark into its header saying how
+ * far it is durable ({@link JournalFileHeader}); replay may cut a torn tail only past it. The
+ * mark is not forced before the FLUSH answers (that second fdatasync made a 4 KiB write+FLUSH
+ * round 2.5x slower on the dev VM's ext4, 240 to 600 us, while the unforced mark cost within
+ * noise, 0-10%): the next force of the file carries it, or, when none comes, the syncer forces
+ * it alone once the journal was idle for {@link #MARK_SETTLE_NANOS}.
  */
 public final class Journal implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Journal.class);
     public static final long DEFAULT_FILE_BYTES = 64L << 20;
+    /** The journal folder: its files hold the device's data, so only its owner may enter it. */
+    static final Set<PosixFilePermission> FOLDER_MODE = PosixFilePermissions.fromString("rwx------");
+    /** How long the syncer sleeps with nothing queued; FLUSH requests wake it at once. */
+    static final long IDLE_PARK_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
+    /**
+     * How long a sync mark may wait for a force that carries it: corruption of data that its
+     * last round forced within this long before a crash reads as a torn tail. One second keeps
+     * the extra fdatasyncs to at most one per file per second of sparse flushes.
+     */
+    static final long MARK_SETTLE_NANOS = TimeUnit.SECONDS.toNanos(1);
 
     private record SyncRequest(long tag, Completion done, int result) {}
 
@@ -41,9 +66,10 @@ public final class Journal implements AutoCloseable {
     private final Queue<JournalFile> toForce = new ConcurrentLinkedQueue<>();
     private final Queue<SyncRequest> requests = new ConcurrentLinkedQueue<>();
     private final List<JournalLane> lanes = new CopyOnWriteArrayList<>();
-    private final java.util.concurrent.ConcurrentHashMap<Integer, JournalLane> byIndex =
-            new java.util.concurrent.ConcurrentHashMap<>();
+    private final ConcurrentHashMap<Integer, JournalLane> byIndex = new ConcurrentHashMap<>();
     private final Thread syncer;
+    /** When the newest unforced sync marks are due to be forced alone (0: none waits); under this. */
+    private long settleDue;
     private volatile boolean dirChanged;
     private volatile boolean closing;
     private volatile IOException failure;
@@ -99,11 +125,36 @@ public final class Journal implements AutoCloseable {
         }
     }
 
+    /**
+     * Makes {@code dir} the journal folder and answers it: created with mode 0700 if missing
+     * (missing parents as the umask leaves them), set to 0700 if an older version left it open,
+     * refused if it is a symbolic link or not a folder.
+     */
+    public static Path createFolder(Path dir) throws IOException {
+        if (Files.notExists(dir, LinkOption.NOFOLLOW_LINKS)) {
+            Path parent = dir.toAbsolutePath().getParent();
+            if (parent != null) {
+                Files.createDirectories(parent);
+            }
+            try {
+                Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(FOLDER_MODE));
+            } catch (FileAlreadyExistsException raced) {
+                // made meanwhile: checked below like any existing folder
+            }
+        }
+        PosixFileAttributes a = Files.readAttributes(dir, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+        if (!a.isDirectory()) {
+            throw new IOException("journal folder " + dir + " is " + (a.isSymbolicLink() ? "a symbolic link" : "not a folder"));
+        }
+        if (!a.permissions().equals(FOLDER_MODE)) {
+            // the umask may have taken bits away at creation, or an older version made it 0755
+            Files.setPosixFilePermissions(dir, FOLDER_MODE);
+        }
+        return dir;
+    }
+
     JournalFile newFile() throws IOException {
-        long id = nextFileId.getAndIncrement();
-        Path p = dir.resolve(JournalFile.name(id));
-        FileChannel ch = FileChannel.open(p, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
-        JournalFile f = new JournalFile(id, p, ch);
+        JournalFile f = JournalFile.create(dir, nextFileId.getAndIncrement());
         files.add(f);
         // A FLUSH must also make the new name durable, or a crash could lose the whole file.
         dirChanged = true;
@@ -137,7 +188,12 @@ public final class Journal implements AutoCloseable {
                 if (closing) {
                     return;
                 }
-                LockSupport.parkNanos(50_000_000L);
+                try {
+                    settleIfDue();
+                } catch (IOException e) {
+                    fail(e);
+                }
+                LockSupport.parkNanos(IDLE_PARK_NANOS);
                 continue;
             }
             boolean ok = true;
@@ -173,7 +229,9 @@ public final class Journal implements AutoCloseable {
         }
         JournalFile f;
         while ((f = toForce.poll()) != null) {
+            // its lane is done with it: force its last mark now, as it is closed for good
             forced |= f.force();
+            f.settle();
             f.closeQuietly();
         }
         if (dirChanged) {
@@ -182,6 +240,21 @@ public final class Journal implements AutoCloseable {
         }
         if (forced) {
             stats.journalSyncs.increment();
+            settleDue = System.nanoTime() + MARK_SETTLE_NANOS;
+        }
+    }
+
+    /** Forces the sync marks of the last round alone if no round carried them within the settle time. */
+    private synchronized void settleIfDue() throws IOException {
+        if (settleDue != 0 && failure == null && System.nanoTime() - settleDue >= 0) {
+            settleAll();
+        }
+    }
+
+    private void settleAll() throws IOException {
+        settleDue = 0;
+        for (JournalFile f : files) {
+            f.settle();
         }
     }
 
@@ -221,6 +294,9 @@ public final class Journal implements AutoCloseable {
         try {
             if (failure == null) {
                 forceAll();
+                synchronized (this) {
+                    settleAll();
+                }
             }
         } catch (IOException e) {
             fail(e);

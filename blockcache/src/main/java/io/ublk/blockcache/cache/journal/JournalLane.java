@@ -8,16 +8,18 @@ import java.util.zip.CRC32C;
 
 /**
  * The journal files one thread appends to. Each worker thread has its own lane, so appends need
- * no lock and every file is written front to back by one thread: a crash can only tear a file's
- * tail, never leave a hole in its middle. Records of different lanes are ordered by their global
- * sequence number at replay.
+ * no lock and every file is written front to back by one thread: the bytes past a file's last
+ * force are its tail, and a crash can damage only those (in any pattern, as writeback may have
+ * stored some of their pages and not others). Records of different lanes are ordered by their
+ * global sequence number at replay.
  */
 public final class JournalLane {
     private final Journal journal;
     private final CRC32C crc = new CRC32C();
     private ByteBuffer buffer;
     private MemorySegment staging;
-    private JournalFile file;
+    /** Written by this lane's thread, read by the syncer: the file it must force for a FLUSH. */
+    private volatile JournalFile file;
 
     JournalLane(Journal journal, int maxData) {
         this.journal = journal;
@@ -35,10 +37,14 @@ public final class JournalLane {
 
     /**
      * Appends one record (its data copied from {@code src[srcAt, srcAt+length)} for a WRITE) and
-     * answers once the bytes are in the file (not yet durable: the syncer makes them so).
+     * answers once the bytes are in the file (not yet durable: the syncer makes them so). A
+     * record covers at least one byte: zero-length requests are answered before the journal.
      */
     public void append(int type, long epoch, long seq, long offset, long length, MemorySegment src, long srcAt)
             throws IOException {
+        if (length <= 0) {
+            throw new IllegalArgumentException("a journal record covers at least one byte: " + length);
+        }
         int data = type == JournalRecord.WRITE ? (int) length : 0;
         int total = JournalRecord.HEADER + data;
         if (total > buffer.capacity()) {
@@ -52,10 +58,10 @@ public final class JournalLane {
         crc.reset();
         crc.update(buffer);
         staging.set(JournalRecord.INT, JournalRecord.CRC_AT, (int) crc.getValue());
-        if (file == null || file.size + total > journal.fileBytes()) {
-            roll();
-        }
         JournalFile f = file;
+        if (f == null || f.size + total > journal.fileBytes()) {
+            f = roll(f);
+        }
         buffer.limit(total).position(0);
         long at = f.size;
         while (buffer.hasRemaining()) {
@@ -70,13 +76,13 @@ public final class JournalLane {
         f.size = at;
     }
 
-    private void roll() throws IOException {
+    private JournalFile roll(JournalFile old) throws IOException {
         JournalFile next = journal.newFile();
-        JournalFile old = file;
         if (old != null) {
             // The syncer must still force it: hand it over before anything lands in the next file.
             journal.retire(old);
         }
         file = next;
+        return next;
     }
 }

@@ -11,8 +11,9 @@ import java.nio.ByteOrder;
  *  0 magic u32 "JRN1"   4 type u32   8 epoch u64   16 seq u64   24 offset u64   32 length u64
  * 40 crc32c u32 (of header with this field 0, then data)   44 0 u32
  * </pre>
- * A record whose magic, type, length or CRC is wrong, or that ends past the file, ends the
- * journal file: it is the torn tail of a write that never completed.
+ * The length is at least 1 in records written now; older versions also wrote zero-length
+ * records, which replay reads as no-ops. What replay does with a record that does not decode is
+ * {@link JournalReplay}'s rule.
  */
 public record JournalRecord(int type, long epoch, long seq, long offset, long length, byte[] data) {
     public static final int HEADER = 48;
@@ -43,18 +44,28 @@ public record JournalRecord(int type, long epoch, long seq, long offset, long le
         m.set(INT, PAD_AT, 0);
     }
 
-    /** Decodes a header; answers null if it cannot be one. */
-    static JournalRecord header(ByteBuffer h, long maxData) {
+    /** What makes {@code h} no record header ("bad magic", ...), or null if it decodes. */
+    static String problem(ByteBuffer h) {
         h.order(ByteOrder.LITTLE_ENDIAN);
         if (h.getInt(MAGIC_AT) != MAGIC) {
-            return null;
+            return "bad magic";
         }
         int type = h.getInt(TYPE_AT);
-        long length = h.getLong(LENGTH_AT);
-        if ((type != WRITE && type != ZERO) || length <= 0 || (type == WRITE && length > maxData)) {
-            return null;
+        if (type != WRITE && type != ZERO) {
+            return "bad type " + type;
         }
-        return new JournalRecord(type, h.getLong(EPOCH_AT), h.getLong(SEQ_AT), h.getLong(OFFSET_AT), length, null);
+        long length = h.getLong(LENGTH_AT);
+        if (length < 0 || (type == WRITE && length > Integer.MAX_VALUE)) {
+            return "bad length " + length;
+        }
+        return null;
+    }
+
+    /** Decodes a header {@link #problem} passed. */
+    static JournalRecord header(ByteBuffer h) {
+        h.order(ByteOrder.LITTLE_ENDIAN);
+        return new JournalRecord(h.getInt(TYPE_AT), h.getLong(EPOCH_AT), h.getLong(SEQ_AT), h.getLong(OFFSET_AT),
+                h.getLong(LENGTH_AT), null);
     }
 
     JournalRecord withData(byte[] data) {

@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.file.LinkOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -12,8 +13,8 @@ import java.util.List;
 
 /**
  * Finds the records of some epochs in live journal files, headers only: where a spilled epoch's
- * bytes are. The files were written by this process and are intact up to their appended size,
- * so a record that does not decode is a bug, not a torn tail.
+ * bytes are. The files were written by this process, or checked by replay, and are intact up to
+ * their appended size, so a record that does not decode is a bug or damage, not a torn tail.
  */
 public final class JournalScan {
     private JournalScan() {}
@@ -38,15 +39,17 @@ public final class JournalScan {
                 continue;
             }
             long size = f.size;
-            try (FileChannel ch = FileChannel.open(f.path, StandardOpenOption.READ)) {
-                long at = 0;
+            try (FileChannel ch = FileChannel.open(f.path, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
+                long at = f.start;
                 while (at + JournalRecord.HEADER <= size) {
                     header.clear();
                     JournalReplay.readFully(ch, header, at);
-                    JournalRecord h = JournalRecord.header(header, Long.MAX_VALUE);
-                    if (h == null) {
-                        throw new IOException(f.path + ": no record at " + at + " below its appended size " + size);
+                    String problem = JournalRecord.problem(header);
+                    if (problem != null) {
+                        throw new IOException(f.path + ": " + problem + " in the record at " + at
+                                + ", below its appended size " + size);
                     }
+                    JournalRecord h = JournalRecord.header(header);
                     if (h.epoch() > lower && h.epoch() <= upper) {
                         out.add(new Located(f, at + JournalRecord.HEADER, h, header.getInt(JournalRecord.CRC_AT)));
                     }

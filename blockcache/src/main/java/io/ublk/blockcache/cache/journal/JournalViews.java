@@ -27,7 +27,10 @@ import java.util.concurrent.TimeUnit;
  * {@link Graveyard} and are unmapped after a grace period.
  */
 public final class JournalViews {
-    private final Map<JournalFile, MemorySegment> mapped = new IdentityHashMap<>(4);
+    /** A PUT sends from a few files at most: the ones its epochs were spilled to. */
+    private static final int EXPECTED_FILES = 4;
+
+    private final Map<JournalFile, MemorySegment> mapped = new IdentityHashMap<>(EXPECTED_FILES);
     private Arena arena;
 
     /** The {@code length} bytes at {@code pos} of {@code file}, mapped (the whole file, on first use). */
@@ -71,6 +74,8 @@ public final class JournalViews {
     public static final class Graveyard {
         /** Longer than any HTTP client takes to abandon a failed request's body. */
         static final long GRACE_NANOS = TimeUnit.MINUTES.toNanos(2);
+        /** How often the reaper left at close looks for graves that are due; their grace is minutes. */
+        static final long REAPER_PERIOD_MILLIS = 1_000;
 
         private record Grave(long due, JournalViews views) {}
 
@@ -112,7 +117,7 @@ public final class JournalViews {
                 while (!graves.isEmpty()) {
                     sweep();
                     try {
-                        Thread.sleep(1_000);
+                        Thread.sleep(REAPER_PERIOD_MILLIS);
                     } catch (InterruptedException e) {
                         return;
                     }
