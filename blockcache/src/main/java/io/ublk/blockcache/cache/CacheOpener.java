@@ -50,6 +50,9 @@ final class CacheOpener {
      */
     private static final java.util.Set<Path> SERVED = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
+    /** Runs between the first look at the folder and its lock: a seam for the race test, nothing in production. */
+    static volatile Runnable beforeLock = () -> {};
+
     private CacheOpener() {}
 
     static CacheTarget open(CacheConfig config, ObjectStore store, OpenOptions options) {
@@ -85,6 +88,7 @@ final class CacheOpener {
         WriterLease lease = null;
         boolean created = false;
         try {
+            beforeLock.run();
             PrivateFiles.createDirectories(dir);
             lockChannel = PrivateFiles.openLock(dir.resolve(LOCK_FILE));
             lock = lockChannel.tryLock();
