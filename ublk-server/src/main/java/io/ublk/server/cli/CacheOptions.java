@@ -1,6 +1,8 @@
 package io.ublk.server.cli;
 
 import io.ublk.blockcache.cache.CacheConfig;
+import io.ublk.blockcache.cache.OpenOptions;
+import io.ublk.blockcache.cache.volume.WriterLease;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -40,6 +42,18 @@ final class CacheOptions {
     @Option(names = "--upload-delay", converter = DurationConverter.class, description = "Longest time dirty data waits before an upload starts on its own. Default: 2s.")
     Duration uploadDelay;
 
+    @Option(names = "--lease-ttl", converter = DurationConverter.class, description = "How long the volume's writer lease holds without a renewal (renewed every third of it). FLUSH fails once it lapsed. Default: 30s.")
+    Duration leaseTtl;
+
+    @Option(names = "--takeover", description = "Break a live writer lease of another server: its FLUSHes fail from then on, and this one waits out its ttl before serving.")
+    boolean takeover;
+
+    @Option(names = "--discard-journal", description = "Drop journal records the store does not have when another writer committed after them (they are lost).")
+    boolean discardJournal;
+
+    @Option(names = "--save-journal", description = "Copy such stale journal files into this new folder first, then drop them.")
+    Path saveJournal;
+
     /** The options given on the command line, for "applies to --target cache only" messages. */
     List<String> given() {
         List<String> g = new ArrayList<>();
@@ -52,6 +66,10 @@ final class CacheOptions {
         StoreOptions.addIf(g, cleanCache != null, "--clean-cache");
         StoreOptions.addIf(g, segmentSize != null, "--segment-size");
         StoreOptions.addIf(g, uploadDelay != null, "--upload-delay");
+        StoreOptions.addIf(g, leaseTtl != null, "--lease-ttl");
+        StoreOptions.addIf(g, takeover, "--takeover");
+        StoreOptions.addIf(g, discardJournal, "--discard-journal");
+        StoreOptions.addIf(g, saveJournal != null, "--save-journal");
         return g;
     }
 
@@ -67,6 +85,9 @@ final class CacheOptions {
             throw new IllegalArgumentException("--block-size is too large: " + blockSize);
         }
         Folders.checkUsable("--cache-dir", cacheDir);
+        if (saveJournal != null && java.nio.file.Files.exists(saveJournal, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            throw new IllegalArgumentException("--save-journal must name a folder that does not exist yet: " + saveJournal);
+        }
         config(volume, 0); // CacheConfig checks the rest
     }
 
@@ -84,7 +105,25 @@ final class CacheOptions {
         if (dirtyMemory != null) {
             c = c.withDirtyMemory(dirtyMemory);
         }
+        if (leaseTtl != null) {
+            c = c.withLease(WriterLease.Terms.of(leaseTtl));
+        }
         return c;
+    }
+
+    /** The operator's one-time choices for this open. */
+    OpenOptions openOptions() {
+        OpenOptions o = OpenOptions.DEFAULT;
+        if (takeover) {
+            o = o.withTakeover();
+        }
+        if (discardJournal) {
+            o = o.withDiscardedJournal();
+        }
+        if (saveJournal != null) {
+            o = o.withSavedJournal(saveJournal.toAbsolutePath());
+        }
+        return o;
     }
 
     /** Volume names served by {@code count} devices: NAME alone, or NAME-0..NAME-(count-1). */

@@ -53,7 +53,7 @@ final class DrainCommand implements Callable<Integer> {
         long t0 = System.nanoTime();
         CacheTarget target;
         try {
-            target = CacheTarget.open(cache.config(volume, 0), objects);
+            target = CacheTarget.open(cache.config(volume, 0), objects, cache.openOptions());
         } catch (VolumeException | IllegalArgumentException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage());
         }

@@ -19,7 +19,6 @@ import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -262,9 +261,9 @@ final class RunCommand implements Callable<Integer> {
         }
         // Devices come up in parallel; list them by id so the file is the same for the same ids.
         paths.sort(java.util.Comparator.comparingInt(p -> Integer.parseInt(p.substring("/dev/ublkb".length()))));
-        Path tmp = readyFile.resolveSibling(readyFile.getFileName() + ".tmp");
-        Files.write(tmp, paths);
-        Files.move(tmp, readyFile, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        // an exclusive temp file that never follows a symlink, then an atomic rename
+        io.ublk.s3.LocalFiles.writeAtomically(readyFile.toAbsolutePath(),
+                (String.join("\n", paths) + "\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
     }
 
     /** Shutdown hook (SIGINT/SIGTERM): let the main thread tear down, and wait for it. */

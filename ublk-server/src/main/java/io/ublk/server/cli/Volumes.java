@@ -34,7 +34,7 @@ final class Volumes implements AutoCloseable {
         List<CacheTarget> opened = new ArrayList<>();
         try {
             for (String name : names) {
-                opened.add(CacheTarget.open(cache.config(name, size == null ? 0 : size), store));
+                opened.add(CacheTarget.open(cache.config(name, size == null ? 0 : size), store, cache.openOptions()));
             }
         } catch (VolumeException | IllegalArgumentException e) {
             closeAll(opened);

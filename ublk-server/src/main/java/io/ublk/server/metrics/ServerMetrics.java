@@ -127,6 +127,14 @@ public final class ServerMetrics {
                 CacheStats::compactedBytes));
         m.add(cacheCounter("ublk.store.deleted.objects", "store objects deleted once no generation named them", stats,
                 tags, CacheStats::deletedObjects));
+        m.add(cacheCounter("ublk.cache.flush.refused", "FLUSH and FUA answered EIO because the writer lease had lapsed or was lost",
+                stats, tags, CacheStats::flushRefused));
+        m.add(cacheCounter("ublk.cache.lease.renewals", "writer lease renewals that landed", stats, tags,
+                CacheStats::leaseRenewals));
+        m.add(cacheCounter("ublk.cache.lease.renew.failures", "writer lease renewals that failed (retried)", stats, tags,
+                CacheStats::leaseRenewFailures));
+        m.add(cacheCounter("ublk.cache.lease.lost", "writer leases lost to another writer (the volume stopped)", stats,
+                tags, CacheStats::leasesLost));
         deviceMeters.computeIfAbsent(dev.id(), id -> new ArrayList<>()).addAll(m);
     }
 
