@@ -93,7 +93,6 @@ public final class WriterLease {
     private final Stats stats;
     private final LongSupplier nanoClock;
     private String etag;
-    private long nonce;
     /** Monotonic time before which FLUSH may be acknowledged. */
     private volatile long validUntil;
     private volatile String lostReason;
@@ -189,8 +188,7 @@ public final class WriterLease {
                     throw e;
                 }
             }
-            nonce = n;
-            validUntil = sent + TimeUnit.MILLISECONDS.toNanos(terms.ttl().toMillis());
+            held(sent, n);
             if (waitNanos > 0) {
                 sleepUntil(readAt + waitNanos);
                 // our own validity counts from our PUT: renew now so serving starts with a full ttl
@@ -198,6 +196,12 @@ public final class WriterLease {
             }
             return;
         }
+    }
+
+    /** Our PUT {@code n}, sent at {@code sent}, landed: the lease holds for one ttl from the send. */
+    private void held(long sent, long n) {
+        // n is the nonce that landed; only its send time matters from here on
+        validUntil = sent + terms.ttl().toNanos();
     }
 
     private LeaseRecord record(long n) {
@@ -272,8 +276,7 @@ public final class WriterLease {
                 throw new VolumeException("the lease of volume '" + volume + "' was taken by another writer while this one waited");
             }
         }
-        nonce = n;
-        validUntil = sent + TimeUnit.MILLISECONDS.toNanos(terms.ttl().toMillis());
+        held(sent, n);
     }
 
     private synchronized void renewAsync() {
@@ -305,8 +308,7 @@ public final class WriterLease {
             etag = tag;
         }
         if (ours) {
-            nonce = n;
-            validUntil = sent + TimeUnit.MILLISECONDS.toNanos(terms.ttl().toMillis());
+            held(sent, n);
             stats.renewals.increment();
             if (warnedExpired) {
                 warnedExpired = false;
