@@ -188,7 +188,7 @@ public final class WriterLease {
                     throw e;
                 }
             }
-            held(sent, n);
+            held(sent);
             if (waitNanos > 0) {
                 sleepUntil(readAt + waitNanos);
                 // our own validity counts from our PUT: renew now so serving starts with a full ttl
@@ -198,9 +198,8 @@ public final class WriterLease {
         }
     }
 
-    /** Our PUT {@code n}, sent at {@code sent}, landed: the lease holds for one ttl from the send. */
-    private void held(long sent, long n) {
-        // n is the nonce that landed; only its send time matters from here on
+    /** Our PUT sent at {@code sent} landed: the lease holds for one ttl from the send. */
+    private void held(long sent) {
         validUntil = sent + terms.ttl().toNanos();
     }
 
@@ -276,7 +275,7 @@ public final class WriterLease {
                 throw new VolumeException("the lease of volume '" + volume + "' was taken by another writer while this one waited");
             }
         }
-        held(sent, n);
+        held(sent);
     }
 
     private synchronized void renewAsync() {
@@ -308,7 +307,7 @@ public final class WriterLease {
             etag = tag;
         }
         if (ours) {
-            held(sent, n);
+            held(sent);
             stats.renewals.increment();
             if (warnedExpired) {
                 warnedExpired = false;
