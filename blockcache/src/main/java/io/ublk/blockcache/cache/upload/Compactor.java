@@ -1,0 +1,133 @@
+package io.ublk.blockcache.cache.upload;
+
+import io.ublk.blockcache.cache.CacheConfig;
+import io.ublk.blockcache.cache.CacheStats;
+import io.ublk.blockcache.cache.format.Codec;
+import io.ublk.blockcache.cache.read.CleanBlock;
+import io.ublk.blockcache.cache.read.CleanCache;
+import io.ublk.blockcache.cache.volume.BlockIndex;
+import io.ublk.blockcache.cache.volume.Volume;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Rewrites the live blocks of mostly-dead segments into new ones when enough of the store is
+ * garbage, then checkpoints so the dead segments can go. Runs between rounds on the uploader's
+ * thread, so the committed index cannot change underneath; dirty blocks are not involved (their
+ * newer versions come in later rounds and win, being later in the chain).
+ */
+final class Compactor {
+    private static final Logger LOG = LoggerFactory.getLogger(Compactor.class);
+
+    private final Volume volume;
+    private final RoundCommitter committer;
+    private final CleanCache clean;
+    private final CacheStats stats;
+    private final CacheConfig.Compaction policy;
+    private final long segmentBytes;
+
+    Compactor(Volume volume, RoundCommitter committer, CleanCache clean, CacheStats stats, CacheConfig config) {
+        this.volume = volume;
+        this.committer = committer;
+        this.clean = clean;
+        this.stats = stats;
+        this.policy = config.compaction();
+        this.segmentBytes = config.segmentBytes();
+    }
+
+    /** Compacts if the reclaimable bytes passed the policy's minimum; a store failure throws (retried later). */
+    void maybeCompact() {
+        BlockIndex index = volume.index;
+        int bs = volume.blockSize();
+        // Reclaimable: dead slots of segments that are all dead, or mostly dead (worth rewriting).
+        long garbage = 0;
+        List<int[]> sparse = new ArrayList<>(); // {id, live}
+        for (int id = 1; id < index.segmentLimit(); id++) {
+            if (!index.present(id)) {
+                continue;
+            }
+            int slots = index.segment(id).slots();
+            int live = index.live(id);
+            if (live == 0 || live < slots * policy.liveBelow()) {
+                garbage += (long) (slots - live) * bs;
+                if (live > 0) {
+                    sparse.add(new int[] {id, live});
+                }
+            }
+        }
+        if (garbage == 0 || garbage < policy.minGarbage()) {
+            return;
+        }
+        sparse.sort((a, b) -> Integer.compare(a[1], b[1]));
+        boolean[] chosen = new boolean[index.segmentLimit()];
+        long liveBytes = 0;
+        for (int[] s : sparse) {
+            if (liveBytes + (long) s[1] * bs > segmentBytes && liveBytes > 0) {
+                break;
+            }
+            chosen[s[0]] = true;
+            liveBytes += (long) s[1] * bs;
+        }
+        int count = (int) (liveBytes / bs);
+        int[] blocks = new int[count];
+        long[] from = new long[count];
+        int k = 0;
+        for (int b = 0; b < index.blocks() && k < count; b++) {
+            long loc = index.get(b);
+            if (loc != 0 && chosen[BlockIndex.segmentOf(loc)]) {
+                blocks[k] = b;
+                from[k] = loc;
+                k++;
+            }
+        }
+        // each block stays where its segment object was read: copied once, into the new segment
+        byte[][] data = new byte[count][];
+        int[] dataAt = new int[count];
+        Map<Integer, byte[]> objects = new HashMap<>();
+        for (int i = 0; i < count; i++) {
+            int id = BlockIndex.segmentOf(from[i]);
+            BlockIndex.SegmentRef ref = index.segment(id);
+            byte[] object = objects.computeIfAbsent(id, x -> Volume.await(volume.store().get(ref.key())).data());
+            int at = ref.headerBytes() + BlockIndex.slotOf(from[i]) * bs;
+            if (object.length < at + bs || Codec.crc32c(object, at, bs) != BlockIndex.crcOf(from[i])) {
+                stats.checksumErrors.increment();
+                LOG.error("volume '{}': block {} in {} fails its checksum; compaction leaves it where it is",
+                        volume.name, blocks[i], ref.key());
+                return;
+            }
+            data[i] = object;
+            dataAt[i] = at;
+        }
+        BlockSource source = new BlockSource() {
+            @Override
+            public boolean zero(int i) {
+                return false;
+            }
+
+            @Override
+            public void copy(int i, MemorySegment dst, long at) {
+                MemorySegment.copy(data[i], dataAt[i], dst, ValueLayout.JAVA_BYTE, at, bs);
+            }
+        };
+        RoundCommitter.Committed c = committer.commitBlocks(blocks, source, volume.committedEpoch, true);
+        for (int i = 0; i < count; i++) {
+            index.set(blocks[i], c.locations()[i]);
+            // the bytes did not change, only where they are: keep a cached copy valid
+            CleanBlock cached = clean.getIfPresent(blocks[i]);
+            if (cached != null && cached.location() == from[i]) {
+                clean.put(blocks[i], new CleanBlock(c.locations()[i], cached.data(), cached.reused()));
+            }
+        }
+        committer.afterCommit(c);
+        stats.compactions.increment();
+        stats.compactedBytes.add(liveBytes);
+        LOG.info("volume '{}': compaction moved {} live blocks out of {} segments ({} bytes of garbage before)",
+                volume.name, count, objects.size(), garbage);
+    }
+}
