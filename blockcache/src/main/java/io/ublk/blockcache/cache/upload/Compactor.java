@@ -115,7 +115,8 @@ final class Compactor {
                 MemorySegment.copy(data[i], dataAt[i], dst, ValueLayout.JAVA_BYTE, at, bs);
             }
         };
-        RoundCommitter.Committed c = committer.commitBlocks(blocks, source, volume.committedEpoch, true);
+        RoundCommitter.Committed c = committer.commitBlocks(blocks, source, volume.committedEpoch, true,
+                RoundCommitter.COMPACTION);
         for (int i = 0; i < count; i++) {
             index.set(blocks[i], c.locations()[i]);
             // the bytes did not change, only where they are: keep a cached copy valid

@@ -14,12 +14,13 @@ import io.ublk.blockcache.cache.read.CleanBlock;
 import io.ublk.blockcache.cache.read.CleanCache;
 import io.ublk.blockcache.cache.volume.BlockIndex;
 import io.ublk.blockcache.cache.volume.Volume;
+import io.ublk.s3.ObjectNotFoundException;
 import io.ublk.s3.PreconditionFailedException;
+import io.ublk.s3.StoreException;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadLocalRandom;
@@ -31,6 +32,17 @@ import org.slf4j.LoggerFactory;
  * If-None-Match, the one PUT that switches the store's image. Only after it succeeded does the
  * volume's chain move on; the caller then points the index at the answered locations. The
  * generation, chain and checkpoint are changed here and nowhere else. Uploader thread only.
+ *
+ * <p><b>Lost answers.</b> A PUT can land and its answer be lost (a dropped connection). So a
+ * round keeps its identity across retries: one random id, which is the commit id in its
+ * manifest and (its low bits) the nonce in its segment keys. A retry makes the same objects
+ * under the same keys (the encoding is a function of the frozen epoch and the committed image,
+ * neither of which changes until the round commits), so a segment or checkpoint that landed
+ * unanswered is overwritten with the same bytes, not orphaned. A 412 on the manifest is then
+ * told apart by identity: this writer and this round's id is our own commit that landed; another
+ * writer is a fence; this writer with another id is a round of ours we gave up on (a
+ * compaction), whose generation the next round moves past. The objects of a round given up are
+ * deleted after the next commit (until then a manifest that landed may name them).
  */
 final class RoundCommitter implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(RoundCommitter.class);
@@ -38,6 +50,8 @@ final class RoundCommitter implements AutoCloseable {
     static final int MAX_CHAIN = 64;
     /** Room in a segment buffer for a header of this many zero runs besides its blocks. */
     private static final int ZERO_RUNS_IN_BUFFER = 1024;
+    /** The round of a compaction: planned afresh on each try, so never retried as the same round. */
+    static final long COMPACTION = -1;
 
     /** What {@link #commitBlocks} committed: the blocks' new locations, and whether a checkpoint restarted the chain. */
     record Committed(long generation, long[] locations, boolean checkpointed, long bytes) {}
@@ -54,6 +68,51 @@ final class RoundCommitter implements AutoCloseable {
     private final SegmentBuffers buffers;
     /** Journal mappings of failed PUTs, unmapped after a grace period. */
     private final JournalViews.Graveyard graveyard = new JournalViews.Graveyard();
+    /** The round being committed, kept until it commits or is given up; null between rounds. */
+    private Round round;
+    /** Objects of rounds given up, handed to the delete queue after the next commit. */
+    private final List<String> orphans = new ArrayList<>();
+
+    /** One round's identity and what its attempts sent. */
+    private static final class Round {
+        final long generation;
+        /** The frozen epoch it uploads, or {@link #COMPACTION}. */
+        final long of;
+        /** Its manifest's commit id, never {@link Manifest#NO_COMMIT}. */
+        final long id;
+        /** Keys its attempts PUT (some may not have landed). */
+        final List<String> sent = new ArrayList<>();
+        /** A manifest PUT of it went out: it may have landed. */
+        boolean manifestSent;
+
+        Round(long generation, long of) {
+            this.generation = generation;
+            this.of = of;
+            long id;
+            do {
+                id = ThreadLocalRandom.current().nextLong();
+            } while (id == Manifest.NO_COMMIT);
+            this.id = id;
+        }
+
+        /** The segment key nonce. */
+        int nonce() {
+            return (int) id & Integer.MAX_VALUE;
+        }
+
+        void sent(String key) {
+            if (!sent.contains(key)) {
+                sent.add(key);
+            }
+        }
+    }
+
+    /** The generation a round targeted holds another commit of this writer: the next round goes past it. */
+    static final class GenerationTaken extends RuntimeException {
+        GenerationTaken(String key) {
+            super(key + " holds an earlier commit of this cache whose answer was lost; the next round goes past it");
+        }
+    }
 
     RoundCommitter(Volume volume, DirtyTable dirty, CleanCache clean, BlockArrays arrays, CacheStats stats,
             CacheConfig config, DeleteQueue deletes) {
@@ -95,7 +154,8 @@ final class RoundCommitter implements AutoCloseable {
                 return frozen.versions()[i].wholePiece(bs);
             }
         };
-        Committed c = commitBlocks(frozen.blocks(), source, frozen.number(), volume.chain.size() >= MAX_CHAIN);
+        Committed c = commitBlocks(frozen.blocks(), source, frozen.number(), volume.chain.size() >= MAX_CHAIN,
+                frozen.number());
         // Committed: readers may now find the bytes through the index instead of the dirty table.
         for (int i = 0; i < n; i++) {
             int b = frozen.blocks()[i];
@@ -123,17 +183,20 @@ final class RoundCommitter implements AutoCloseable {
      * the upload parallelism are in memory), then a checkpoint if asked or the chain is long, then
      * the manifest. Changes nothing in memory but the chain; the caller points the index at the
      * answered locations, then calls {@link #afterCommit}.
+     *
+     * @param of the frozen epoch these blocks are, retried as the same round until it commits; or
+     *           {@link #COMPACTION}
      */
-    Committed commitBlocks(int[] blocks, BlockSource source, long epoch, boolean checkpoint) {
-        int bs = volume.blockSize();
-        long gen = volume.generation + 1;
-        int nonce = ThreadLocalRandom.current().nextInt() & Integer.MAX_VALUE;
-        List<SegmentEncoder.Plan> plans = encoder.plan(blocks, source, gen, nonce);
-        long bytes = putSegments(plans, gen, blocks, source);
+    Committed commitBlocks(int[] blocks, BlockSource source, long epoch, boolean checkpoint, long of) {
+        Round r = round(of);
+        long gen = r.generation;
+        List<SegmentEncoder.Plan> plans = encoder.plan(blocks, source, gen, r.nonce());
+        long bytes = putSegments(r, plans, gen, blocks, source);
         stats.segmentPuts.add(plans.size());
         plans.forEach(p -> stats.journalSentBlocks.add(p.fromJournal));
 
         long[] locations = new long[blocks.length];
+        int firstId = volume.index.segmentLimit();
         for (SegmentEncoder.Plan p : plans) {
             int id = volume.index.addSegment(p.key, p.header.headerBytes, p.header.dataSlots());
             for (int i = 0; i < p.header.count(); i++) {
@@ -146,22 +209,34 @@ final class RoundCommitter implements AutoCloseable {
         plans.forEach(p -> chain.add(p.key));
         long ckpt = volume.checkpoint;
         boolean checkpointed = checkpoint || chain.size() > MAX_CHAIN;
-        if (checkpointed) {
-            long[] all = new long[volume.index.blocks()];
-            for (int b = 0; b < all.length; b++) {
-                all[b] = volume.index.get(b);
+        try {
+            if (checkpointed) {
+                long[] all = new long[volume.index.blocks()];
+                for (int b = 0; b < all.length; b++) {
+                    all[b] = volume.index.get(b);
+                }
+                for (int i = 0; i < blocks.length; i++) {
+                    all[blocks[i]] = locations[i];
+                }
+                byte[] encoded = Checkpoint.encode(volume.header.uuid(), gen, all, volume.index);
+                String key = Keys.checkpoint(volume.name, gen);
+                r.sent(key);
+                Volume.await(volume.store().put(key, encoded));
+                bytes += encoded.length;
+                stats.checkpointPuts.increment();
+                ckpt = gen;
+                chain.clear();
             }
-            for (int i = 0; i < blocks.length; i++) {
-                all[blocks[i]] = locations[i];
+            r.manifestSent = true;
+            putManifest(r, new Manifest(volume.header.uuid(), volume.writer, gen, epoch, ckpt, chain, r.id));
+        } catch (RuntimeException e) {
+            // a retry registers these keys again: as dead ids here, afterCommit would delete them
+            for (int id = firstId; id < volume.index.segmentLimit(); id++) {
+                volume.index.retire(id);
             }
-            byte[] encoded = Checkpoint.encode(volume.header.uuid(), gen, all, volume.index);
-            Volume.await(volume.store().put(Keys.checkpoint(volume.name, gen), encoded));
-            bytes += encoded.length;
-            stats.checkpointPuts.increment();
-            ckpt = gen;
-            chain.clear();
+            throw e;
         }
-        putManifest(new Manifest(volume.header.uuid(), volume.writer, gen, epoch, ckpt, chain));
+        round = null;
         long previousCheckpoint = volume.checkpoint;
         volume.generation = gen;
         volume.checkpoint = ckpt;
@@ -172,7 +247,77 @@ final class RoundCommitter implements AutoCloseable {
         if (checkpointed) {
             retireHistory(gen, previousCheckpoint);
         }
+        deleteOrphans(chain, ckpt);
         return new Committed(gen, locations, checkpointed, bytes);
+    }
+
+    /** The round for blocks {@code of}: the one in progress if it is a retry of the same, else a new one. */
+    private Round round(long of) {
+        Round r = round;
+        if (r != null && r.of == of && of != COMPACTION && r.generation == volume.generation + 1) {
+            return r;
+        }
+        if (r != null) {
+            giveUp(r);
+        }
+        round = new Round(volume.generation + 1, of);
+        return round;
+    }
+
+    /**
+     * Gives up a round that will not be retried as such (a compaction). If its manifest may have
+     * landed, that is found out first, before a new round PUTs anything at that generation (its
+     * checkpoint key is the generation's). Throws, keeping the round, if the store cannot tell.
+     */
+    private void giveUp(Round r) {
+        if (r.manifestSent) {
+            String key = Keys.manifest(volume.name, r.generation);
+            Manifest there = manifestAt(key);
+            if (there != null) {
+                taken(key, there);
+            }
+        }
+        orphans.addAll(r.sent);
+        round = null;
+    }
+
+    /** The manifest at {@code key}, or null if there is none. */
+    private Manifest manifestAt(String key) {
+        try {
+            return Manifest.decode(key, Volume.await(volume.store().get(key)).data());
+        } catch (ObjectNotFoundException e) {
+            return null;
+        }
+    }
+
+    /**
+     * {@code there}, a commit that is not the round's, holds the generation of {@code key}: another
+     * writer's is a fence; one of this writer's (a round given up whose PUT landed unanswered) is
+     * an image this cache committed already, so the next round commits past it.
+     */
+    private void taken(String key, Manifest there) {
+        if (!there.writer().equals(volume.writer)) {
+            throw new PreconditionFailedException(key + " (written by cache " + there.writer() + ")");
+        }
+        long gen = Keys.manifestGeneration(volume.name, key);
+        if (gen > volume.generation) {
+            volume.generation = gen;
+            stats.committedGeneration.set(gen);
+        }
+        LOG.warn("volume '{}': {} holds an earlier commit of this cache (its answer was lost); going past it",
+                volume.name, key);
+    }
+
+    /** Objects of rounds given up, now that a newer manifest is in force: delete them (later). */
+    private void deleteOrphans(List<String> chain, long checkpoint) {
+        String inUse = Keys.checkpoint(volume.name, checkpoint);
+        for (String key : orphans) {
+            // a round given up at this generation wrote the checkpoint key this commit rewrote
+            if (!key.equals(inUse) && !chain.contains(key)) {
+                deletes.add(key);
+            }
+        }
+        orphans.clear();
     }
 
     /**
@@ -180,7 +325,7 @@ final class RoundCommitter implements AutoCloseable {
      * others are on the wire, and goes up as soon as any of them is done, never waiting for a
      * whole batch. Answers the bytes sent.
      */
-    private long putSegments(List<SegmentEncoder.Plan> plans, long gen, int[] blocks, BlockSource source) {
+    private long putSegments(Round r, List<SegmentEncoder.Plan> plans, long gen, int[] blocks, BlockSource source) {
         int bs = volume.blockSize();
         ArrayDeque<CompletableFuture<String>> window = new ArrayDeque<>();
         long bytes = 0;
@@ -202,6 +347,7 @@ final class RoundCommitter implements AutoCloseable {
                             return false;
                         });
                     }
+                    r.sent(p.key);
                     put = volume.store().put(p.key, object);
                 } catch (RuntimeException e) {
                     buffers.give(body);
@@ -209,7 +355,7 @@ final class RoundCommitter implements AutoCloseable {
                     throw e;
                 }
                 // the buffer and mappings go only once the store is done reading them (every retry included)
-                window.add(put.whenComplete((r, ex) -> {
+                window.add(put.whenComplete((etag, ex) -> {
                     buffers.give(body);
                     graveyard.release(views, ex == null);
                 }));
@@ -222,16 +368,21 @@ final class RoundCommitter implements AutoCloseable {
         return bytes;
     }
 
-    private void putManifest(Manifest m) {
+    private void putManifest(Round r, Manifest m) {
         String key = Keys.manifest(volume.name, m.generation());
-        byte[] bytes = m.encode();
         try {
-            Volume.await(volume.store().putIfAbsent(key, bytes));
+            Volume.await(volume.store().putIfAbsent(key, m.encode()));
         } catch (PreconditionFailedException e) {
-            // A retried PUT whose first attempt did land looks the same as losing the race: tell them apart.
-            byte[] there = Volume.await(volume.store().get(key)).data();
-            if (!Arrays.equals(there, bytes)) {
-                throw new PreconditionFailedException(key + " (written by cache " + Manifest.decode(key, there).writer() + ")");
+            // A retry whose first PUT landed unanswered looks the same as losing the race: tell them apart.
+            Manifest there = manifestAt(key);
+            if (there == null) {
+                throw new StoreException(key + " failed its If-None-Match but cannot be read");
+            }
+            if (!there.isCommit(volume.writer, r.id)) {
+                taken(key, there);
+                orphans.addAll(r.sent);
+                round = null;
+                throw new GenerationTaken(key);
             }
         }
         stats.manifestPuts.increment();
