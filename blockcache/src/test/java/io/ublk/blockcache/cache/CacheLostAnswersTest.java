@@ -184,7 +184,11 @@ class CacheLostAnswersTest {
         try (CacheTarget t = CacheTarget.open(config("c"), local); Io io = new Io(t)) {
             write(io, 0, 2);
             t.drain();
-            CacheTarget.open(config("other"), local).close(); // claims the volume
+            // a writer that ignores the lease (an older server, a broken clock) claims the next generation
+            Volume other = Volume.load(local, "vol",
+                    Volume.readHeader(local, "vol"), java.util.UUID.randomUUID(),
+                    new CacheStats());
+            assertThat(other.claim()).isTrue();
             write(io, 2, 1);
             assertThatThrownBy(t::drain).isInstanceOf(IllegalStateException.class).hasMessageContaining("another writer");
             assertThat(io.write(0, new byte[4096], 0)).isEqualTo(-5);
