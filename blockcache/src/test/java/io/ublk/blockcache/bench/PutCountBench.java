@@ -18,6 +18,13 @@ import java.util.concurrent.CompletableFuture;
  * the cache's default config, then drains. Prints {@code key value} lines: segment, manifest and
  * checkpoint PUTs, their total per GiB written, bytes uploaded (write amplification) and the
  * store reads the uploader's merges of partial blocks needed.
+ *
+ * <p><b>Why a whole process, not JMH</b> (the component benchmarks are in {@code src/jmh}): it
+ * counts requests and bytes, not time. The counts follow from the write pattern and the cache's
+ * policy (segment size, upload rounds, compaction), the same on every run of the same input, so
+ * one run of the whole workload is the measurement: no warm-up, no iterations, no statistics. A
+ * JMH benchmark would time the writes, which is {@code CacheTargetWriteBenchmark}'s job; the
+ * write and drain seconds printed here are for orientation only.
  */
 public final class PutCountBench {
     private PutCountBench() {}

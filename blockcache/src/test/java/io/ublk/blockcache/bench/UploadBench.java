@@ -52,6 +52,18 @@ import software.amazon.awssdk.services.s3.S3AsyncClient;
  * the JIT has compiled the path before the clock runs and deletes what it PUT when done, so every measurement finds the same
  * server. Prints one {@code key value} line per result, keys prefixed with mode and
  * {@code --round}; CPU use per thread group goes to stderr.
+ *
+ * <p><b>Why a whole process, not JMH</b> (the component benchmarks are in {@code src/jmh}): what
+ * it measures is a system, not a method. A measurement is one upload of a GiB through the cache,
+ * the SDK, loopback HTTP and an s3proxy in a JVM of its own, and its result is a ratio against
+ * raw SDK PUTs to that same server. Each measurement needs a JVM of its own started from the
+ * same host and server state: this host hands freed memory back to its hypervisor, so a run
+ * that reuses memory another run just freed is flattered (docs/testing.md), and the server must
+ * hold the same objects before every run. The window it times is between events inside the run
+ * (PUTs released .. drain returned, first PUT .. drain returned), not around a call; its
+ * warm-up ends on a condition (the JIT nearly idle), not after a time; and scripts/bench-cache
+ * interleaves raw, drain and live over rounds and takes medians. JMH forks a new benchmark JVM
+ * but knows nothing of the server, and its iterations would share one JVM's memory.
  */
 public final class UploadBench {
     private UploadBench() {}
