@@ -23,13 +23,9 @@ public final class BenchSupport {
         throw new IllegalStateException("a benchmarked operation answered late (tag " + tag + ", result " + result + ")");
     };
 
-    /**
-     * The view a worker calls {@code target} through. Today that is the target itself; once
-     * {@code BlockTarget} hands out per-caller views, this one line becomes {@code target.lane(0)}
-     * and every benchmark follows.
-     */
+    /** The view worker 0 serves the target through, as the data plane calls it (its own journal lane). */
     public static BlockTarget caller(BlockTarget target) {
-        return target;
+        return target.lane(0);
     }
 
     /** A page-aligned slot of noise in shared memory, as the data plane's bounce slots are. */
