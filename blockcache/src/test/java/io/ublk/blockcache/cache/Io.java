@@ -7,6 +7,8 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Supplier;
 
 /** Calls a target as the data plane would (prefetch before read) and waits for late answers. */
 final class Io implements AutoCloseable {
@@ -14,9 +16,16 @@ final class Io implements AutoCloseable {
     private final Arena arena = Arena.ofShared();
     final MemorySegment buf = arena.allocate(MAX_IO, 4096);
     private final BlockTarget t;
+    /** Why the target will answer nothing more (it stopped for good), or null: a wait then gives up early. */
+    private final Supplier<String> stopped;
 
     Io(BlockTarget t) {
+        this(t, () -> null);
+    }
+
+    Io(BlockTarget t, Supplier<String> stopped) {
         this.t = t;
+        this.stopped = stopped;
     }
 
     interface Op {
@@ -24,13 +33,42 @@ final class Io implements AutoCloseable {
     }
 
     static int await(Op op) {
+        return await(op, () -> null);
+    }
+
+    private int awaitHere(Op op) {
+        return await(op, stopped);
+    }
+
+    /** Waits up to 60 s for a late answer; 2 s once {@code stopped} names a reason. */
+    static int await(Op op, Supplier<String> stopped) {
         CompletableFuture<Integer> late = new CompletableFuture<>();
         int r = op.call(7, (tag, result) -> late.complete(result));
         if (r != BlockTarget.PENDING) {
             return r;
         }
+        long start = System.nanoTime();
+        long stoppedAt = 0;
         try {
-            return late.get(60, TimeUnit.SECONDS);
+            while (true) {
+                try {
+                    return late.get(100, TimeUnit.MILLISECONDS);
+                } catch (TimeoutException e) {
+                    long now = System.nanoTime();
+                    String why = stopped.get();
+                    if (why != null && stoppedAt == 0) {
+                        stoppedAt = now;
+                    }
+                    if (stoppedAt != 0 && now - stoppedAt > TimeUnit.SECONDS.toNanos(2)) {
+                        throw new AssertionError("no answer, and none will come: the target stopped (" + why + ")");
+                    }
+                    if (now - start > TimeUnit.SECONDS.toNanos(60)) {
+                        throw e;
+                    }
+                }
+            }
+        } catch (AssertionError e) {
+            throw e;
         } catch (Exception e) {
             StringBuilder threads = new StringBuilder();
             Thread.getAllStackTraces().forEach((t, st) -> {
@@ -45,7 +83,7 @@ final class Io implements AutoCloseable {
 
     int write(long offset, byte[] data, int flags) {
         MemorySegment.copy(data, 0, buf, ValueLayout.JAVA_BYTE, 0, data.length);
-        return await((tag, done) -> t.write(offset, buf, data.length, flags, tag, done));
+        return awaitHere((tag, done) -> t.write(offset, buf, data.length, flags, tag, done));
     }
 
     /** Reads {@code length} bytes; throws if the target answered an error. */
@@ -60,19 +98,19 @@ final class Io implements AutoCloseable {
     }
 
     int tryRead(long offset, int length) {
-        int p = await((tag, done) -> t.prefetch(offset, length, tag, done));
+        int p = awaitHere((tag, done) -> t.prefetch(offset, length, tag, done));
         if (p != 0) {
             return p;
         }
-        return await((tag, done) -> t.read(offset, buf, length, tag, done));
+        return awaitHere((tag, done) -> t.read(offset, buf, length, tag, done));
     }
 
     int flush() {
-        return await(t::flush);
+        return awaitHere(t::flush);
     }
 
     int discard(long offset, long length) {
-        return await((tag, done) -> t.discard(offset, length, tag, done));
+        return awaitHere((tag, done) -> t.discard(offset, length, tag, done));
     }
 
     @Override
