@@ -129,6 +129,9 @@ public final class CacheTarget implements BlockTarget {
         // FLUSH and FUA are answered only while this writer holds the volume's lease
         Journal journal = new Journal(journalDir, Journal.DEFAULT_FILE_BYTES, maxData, stats, replay.files(),
                 lease::valid);
+        // the replayed files' names are durable before any FLUSH is answered over them: the crashed
+        // process may have made them without a folder force
+        Journal.forceDir(journalDir);
         long firstEpoch = Math.max(replay.maxEpoch(), volume.committedEpoch) + 1;
         CacheTarget t = new CacheTarget(config, volume, stats, journal, firstEpoch, replay.maxSeq() + 1, lease,
                 lockChannel, lock, onRelease);

@@ -70,7 +70,7 @@ public final class WriteThrottle {
     }
 
     /** Fails every queued write (close). */
-    void failAll() {
+    public void failAll() {
         PendingWrite w;
         while ((w = waiters.poll()) != null) {
             w.done.complete(w.tag, -Requests.EIO);

@@ -63,8 +63,9 @@ class CachePropertyTest {
     /** After faults are turned off, a store call already in flight may still fail for this long. */
     static final long FAULT_GRACE_NANOS = TimeUnit.MILLISECONDS.toNanos(500);
     /**
-     * Known bugs of the code under test, whose triggers {@code -Dcache.avoid=NAME,...} (or
-     * {@code all}) leaves out, to check the rest:
+     * Triggers of two bugs this test found (both fixed: a round keeps one id across retries, and
+     * the open forces the journal folder after replay), kept on by default; {@code
+     * -Dcache.avoid=NAME,...} (or {@code all}) leaves them out, to look at the rest if one returns:
      * <ul>
      *   <li>{@code lost-manifest-answer}: a lost answer of the manifest PUT (PUT_IF_ABSENT) that
      *       landed. The round is retried with new segment keys, so the manifest it sends again

@@ -83,22 +83,19 @@ final class FolderDurability {
 
     /** Call once the open returned. */
     void opened() throws IOException {
+        // CacheTarget.start forces the journal folder after replay: what the open found is durable
+        Set<String> found = new HashSet<>(list(journalDir));
+        found.retainAll(beforeOpen);
+        markDurable(found);
         if (opensNewFolder) {
             durableVolumeEntries = list(volumeDir);
             opensNewFolder = false;
         }
     }
 
-    /** Call when a FLUSH or a FUA write answered success. */
-    void syncAnswered() throws IOException {
-        Set<String> now = list(journalDir);
-        noticeDeletions(now);
-        Set<String> made = new HashSet<>(now);
-        made.removeAll(beforeOpen);
-        if (made.isEmpty() && !contractOnly) {
-            return; // no file made by this process: nothing forced the folder since it started
-        }
-        for (String n : now) {
+    /** These journal entries survive a power cut from now on (kept through hard links). */
+    private void markDurable(Set<String> names) throws IOException {
+        for (String n : names) {
             if (durable.add(n)) {
                 ghosts.remove(n);
                 Path link = shadow.resolve(n);
@@ -111,6 +108,18 @@ final class FolderDurability {
                 }
             }
         }
+    }
+
+    /** Call when a FLUSH or a FUA write answered success. */
+    void syncAnswered() throws IOException {
+        Set<String> now = list(journalDir);
+        noticeDeletions(now);
+        Set<String> made = new HashSet<>(now);
+        made.removeAll(beforeOpen);
+        if (made.isEmpty() && !contractOnly) {
+            return; // no file made by this process: nothing forced the folder since it started
+        }
+        markDurable(now);
         // a deletion is durable once a force came after it: after a file made since it was seen
         ghosts.entrySet().removeIf(g -> {
             boolean forced = contractOnly || made.stream().anyMatch(m -> !g.getValue().contains(m));

@@ -144,6 +144,10 @@ public final class Uploader implements Runnable {
                 LockSupport.parkNanos(POLL_NANOS);
             }
         }
+        if (fenced != null) {
+            // nothing will run the queued writes any more: they fail rather than wait forever
+            throttle.failAll();
+        }
     }
 
     /** One turn: freeze, spill, commit, resume waiting writes, compact, delete. */
