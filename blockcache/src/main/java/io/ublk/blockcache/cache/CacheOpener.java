@@ -6,6 +6,7 @@ import io.ublk.blockcache.cache.journal.JournalRecord;
 import io.ublk.blockcache.cache.journal.JournalReplay;
 import io.ublk.blockcache.cache.volume.Volume;
 import io.ublk.blockcache.cache.volume.WriterLease;
+import io.ublk.s3.LocalFiles;
 import io.ublk.s3.ObjectStore;
 import io.ublk.s3.StoreException;
 import java.io.IOException;
@@ -17,8 +18,11 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.UUID;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -89,8 +93,8 @@ final class CacheOpener {
         boolean created = false;
         try {
             beforeLock.run();
-            PrivateFiles.createDirectories(dir);
-            lockChannel = PrivateFiles.openLock(dir.resolve(LOCK_FILE));
+            LocalFiles.createPrivateDirectories(dir);
+            lockChannel = openLock(dir.resolve(LOCK_FILE));
             lock = lockChannel.tryLock();
             if (lock == null) {
                 // the loser of a race changes nothing: the folder and its lock file are the winner's too
@@ -116,7 +120,6 @@ final class CacheOpener {
                 writeId(dir, header.uuid(), writer);
             }
             Volume volume = Volume.load(store, name, header, writer, stats);
-            int maxData = Math.max(volume.blockSize(), 1 << 20);
             JournalReplay.Result replay = JournalReplay.replay(journalDir, volume.committedEpoch);
             if (!writer.equals(volume.latestWriter) && volume.latestWriter != null && !replay.records().isEmpty()) {
                 String found = describe(replay);
@@ -135,7 +138,7 @@ final class CacheOpener {
                 }
                 volume = Volume.load(store, name, header, writer, stats);
             }
-            return CacheTarget.start(config, volume, stats, journalDir, replay, maxData, lease, lockChannel, lock,
+            return CacheTarget.start(config, volume, stats, journalDir, replay, lease, lockChannel, lock,
                     () -> SERVED.remove(dir));
         } catch (IOException | StoreException | VolumeException | IllegalStateException e) {
             if (lease != null) {
@@ -188,18 +191,18 @@ final class CacheOpener {
             if (Files.exists(saveTo, LinkOption.NOFOLLOW_LINKS)) {
                 throw new VolumeException("--save-journal folder " + saveTo + " exists already: name a new one");
             }
-            PrivateFiles.createDirectories(saveTo);
+            LocalFiles.createPrivateDirectories(saveTo);
             for (Path f : files) {
                 Files.copy(f, saveTo.resolve(f.getFileName()), StandardCopyOption.COPY_ATTRIBUTES);
             }
-            PrivateFiles.forceFolder(saveTo);
+            Journal.forceDir(saveTo);
             LOG.warn("volume '{}': {} saved to {} (journal files: the record format of docs/design/volume-format.md)",
                     name, found, saveTo);
         }
         for (Path f : files) {
             Files.delete(f);
         }
-        PrivateFiles.forceFolder(journalDir);
+        Journal.forceDir(journalDir);
         LOG.warn("volume '{}': {} dropped as asked; the volume opens with the store's latest generation", name, found);
     }
 
@@ -240,7 +243,7 @@ final class CacheOpener {
     }
 
     private static void writeId(Path dir, UUID uuid, UUID writer) throws IOException {
-        PrivateFiles.writeAtomically(dir.resolve(ID_FILE), (uuid + "\n" + writer + "\n").getBytes(StandardCharsets.US_ASCII));
+        LocalFiles.writeAtomically(dir.resolve(ID_FILE), (uuid + "\n" + writer + "\n").getBytes(StandardCharsets.US_ASCII));
     }
 
     /**
@@ -261,6 +264,12 @@ final class CacheOpener {
         } catch (IOException ignored) {
             // best effort: a later open finds the folder without an id, as new
         }
+    }
+
+    /** Opens (creating 0600 if missing) the folder's lock file, never through a symlink. */
+    private static FileChannel openLock(Path file) throws IOException {
+        return FileChannel.open(file, Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS),
+                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
     }
 
     private static void closeQuietly(FileChannel ch) {

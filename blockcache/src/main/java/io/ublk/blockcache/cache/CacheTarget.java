@@ -124,8 +124,9 @@ public final class CacheTarget implements BlockTarget {
 
     /** Called by {@link CacheOpener} once the store and the cache folder agree. */
     static CacheTarget start(CacheConfig config, Volume volume, CacheStats stats, Path journalDir,
-            JournalReplay.Result replay, int maxData, WriterLease lease, FileChannel lockChannel, FileLock lock,
+            JournalReplay.Result replay, WriterLease lease, FileChannel lockChannel, FileLock lock,
             Runnable onRelease) throws IOException {
+        int maxData = Math.max(volume.blockSize(), 1 << 20);
         // FLUSH and FUA are answered only while this writer holds the volume's lease
         Journal journal = new Journal(journalDir, Journal.DEFAULT_FILE_BYTES, maxData, stats, replay.files(),
                 lease::valid);

@@ -1,5 +1,6 @@
 package io.ublk.blockcache.cache;
 
+import io.ublk.blockcache.IoFlags;
 import io.ublk.blockcache.cache.volume.WriterLease;
 import io.ublk.s3.FaultInjectingStore;
 import io.ublk.s3.LocalObjectStore;
@@ -134,7 +135,7 @@ class WriterSafetyTest {
             faulty.failRandomly(1.0, 7, FaultInjectingStore.Op.PUT_IF_MATCH, FaultInjectingStore.Op.GET);
             sleep(1500);
             assertThat(io.flush()).isEqualTo(-5);
-            assertThat(io.write(BS, fill(7), IoFlagsFua.FUA)).isEqualTo(-5);
+            assertThat(io.write(BS, fill(7), IoFlags.FUA)).isEqualTo(-5);
             assertThat(a.stats().flushRefused()).isGreaterThanOrEqualTo(2);
             assertThat(a.stats().leaseRenewFailures()).isPositive();
             faulty.failRandomly(0, 7);
@@ -238,10 +239,5 @@ class WriterSafetyTest {
             Thread.currentThread().interrupt();
             throw new AssertionError(e);
         }
-    }
-
-    /** The FUA flag, named here so the test reads as the data plane does. */
-    static final class IoFlagsFua {
-        static final int FUA = io.ublk.blockcache.IoFlags.FUA;
     }
 }

@@ -47,8 +47,6 @@ public final class Volume {
     public long committedEpoch;
     /** The writer of the latest generation (null: none yet). */
     public UUID latestWriter;
-    /** Whether {@link #committedEpoch} is known: false if another writer committed last and no manifest of ours is left. */
-    public boolean ownEpochKnown = true;
     public long checkpoint;
     public final List<String> chain = new ArrayList<>();
 
@@ -145,13 +143,11 @@ public final class Volume {
         if (m.writer().equals(writer)) {
             committedEpoch = m.epoch();
         } else {
-            ownEpochKnown = false;
             // our own newest commit, if any is left: the journal's records up to its epoch are in the store
             for (int i = 1; i < generations.size() && i <= OWN_MANIFEST_LOOKBACK; i++) {
                 Manifest older = readManifest(generations.get(i));
                 if (older.writer().equals(writer)) {
                     committedEpoch = older.epoch();
-                    ownEpochKnown = true;
                     break;
                 }
             }

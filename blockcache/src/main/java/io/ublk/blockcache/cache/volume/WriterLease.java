@@ -298,11 +298,7 @@ public final class WriterLease {
         boolean ours = cause == null;
         if (!ours) {
             // 412: someone else's PUT, or ours whose earlier answer was lost; other failures: it may have landed
-            try {
-                ours = recognise(n);
-            } catch (RuntimeException e) {
-                ours = false;
-            }
+            ours = recogniseQuietly(n);
         } else {
             etag = tag;
         }
