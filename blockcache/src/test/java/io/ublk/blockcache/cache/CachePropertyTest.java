@@ -176,6 +176,9 @@ class CachePropertyTest {
             refusalAt = 10 + random.nextInt(ops / 3);
             takeoverAt = ops / 2 + random.nextInt(ops / 3);
             lapseAt = random.nextBoolean() ? 10 + random.nextInt(ops - 20) : -1;
+            while (lapseAt == refusalAt || lapseAt == takeoverAt) {
+                lapseAt++; // one op runs one step: a shared op would skip the lapse
+            }
             cache = "cache-" + folders++;
             disk = disk(cache);
             disk.beforeOpen();
@@ -235,10 +238,7 @@ class CachePropertyTest {
 
         /** One random step; answers its kind (an index of SPENT). */
         int stepOnce() throws Exception {
-            if (op == refusalAt || random.nextInt(1000) < 2) {
-                secondWriterRefused();
-                return 4;
-            }
+            // the planned steps first: a random step drawn on their op would skip them
             if (op == takeoverAt) {
                 takeover();
                 return 0;
@@ -246,6 +246,10 @@ class CachePropertyTest {
             if (op == lapseAt) {
                 lapse();
                 return 1;
+            }
+            if (op == refusalAt || random.nextInt(1000) < 2) {
+                secondWriterRefused();
+                return 4;
             }
             if (random.nextInt(100) < 1) {
                 // restarted, flushed at once (as a kernel does when the device comes back), then the power goes
