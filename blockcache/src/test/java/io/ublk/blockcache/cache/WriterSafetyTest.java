@@ -127,6 +127,27 @@ class WriterSafetyTest {
     }
 
     @Test
+    void aTakeoverWhoseFirstRenewalFailsRetriesItAndServes() throws Exception {
+        FaultInjectingStore faulty = new FaultInjectingStore(local);
+        try (CacheTarget a = CacheTarget.open(config("a", Duration.ofSeconds(2)), local)) {
+            // the break lands at once; while the breaker waits out a's ttl, its coming renewal is made to fail twice
+            Thread arm = Thread.ofPlatform().start(() -> {
+                sleep(1000);
+                faulty.failNext(FaultInjectingStore.Op.PUT_IF_MATCH, 2);
+            });
+            try (CacheTarget b = CacheTarget.open(config("b", Duration.ofSeconds(2)), faulty, OpenOptions.DEFAULT.withTakeover());
+                    Io ib = new Io(b)) {
+                arm.join();
+                assertThat(faulty.injected()).as("renewals failed").isEqualTo(2);
+                assertThat(b.stats().leaseRenewFailures()).isEqualTo(2);
+                assertThat(ib.write(0, fill(9), 0)).isEqualTo(BS);
+                assertThat(ib.flush()).isZero();
+            }
+            assertThat(a.stats().leasesLost()).isEqualTo(1);
+        }
+    }
+
+    @Test
     void aLeaseThatCannotBeRenewedStopsFlushUntilARenewalLands() {
         FaultInjectingStore faulty = new FaultInjectingStore(local);
         try (CacheTarget a = CacheTarget.open(config("a", Duration.ofSeconds(1)), faulty); Io io = new Io(a)) {

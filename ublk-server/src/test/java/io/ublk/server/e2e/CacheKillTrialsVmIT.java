@@ -9,6 +9,7 @@ import io.ublk.server.ctrl.UblkControl;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
@@ -34,9 +35,11 @@ import org.junit.jupiter.api.io.TempDir;
  * {@link StampedBlock}s (each 4 KiB block names its offset, the write's sequence number and has a
  * CRC32C) in writes of 4-96 KiB, half of them into a hot first MiB so blocks are overwritten often,
  * each thread fsyncing every 1-31 writes (concurrent fsyncs from different threads). Once some
- * writes and an fsync completed, after a seeded random delay, the server gets SIGKILL.
- * {@code bin/ublk-server delete --stale} removes its device (the kernel kept it, USER_RECOVERY,
- * with I/O queued: that I/O fails), and a new server on the same cache folder replays the journal.
+ * writes and an fsync completed, after a seeded random delay, the server gets SIGKILL. Its device
+ * is removed (the kernel kept it, USER_RECOVERY, with I/O queued: that I/O fails) by
+ * {@code bin/ublk-server delete --stale} in the first trial, and by the same two control commands
+ * (STOP_DEV, DEL_DEV) from this JVM in the others, which saves a JVM start each; then a new server
+ * on the same cache folder replays the journal.
  * Every block is then read back and checked by {@link WriteLedger}'s rule: a block whose latest
  * write completed before the last completed fsync holds that write or a later one; any other block
  * holds what it held before the trial or one of its writes; anything else is reported.
@@ -54,8 +57,10 @@ import org.junit.jupiter.api.io.TempDir;
  * the time ({@code --upload-delay 50ms}, {@code --max-dirty 4MiB}, {@code --dirty-memory 1MiB} so
  * dirty data spills to the journal, 1 MiB segments, a 2 MiB clean cache so reads reach the store).
  * Trials chain: the server that replays trial k's journal (and whose read-back checks it) is the
- * one killed in trial k+1, so each trial costs one server start and one {@code delete}; it starts
- * with an fsync, which makes what the check read the baseline of the next trial.
+ * one killed in trial k+1, so each trial costs one server start (most of a trial's ~30-45 s under
+ * TCG, even with C1 only and a class archive, see {@link #C1}); it starts with an fsync, which
+ * makes what the check read the baseline of the next trial. Before the first trial, one server
+ * creates the volume, reads it all zero and stops cleanly, writing the class archive.
  *
  * <p>Knobs: {@code -Dublk.killTrials=N} (or env {@code UBLK_KILL_TRIALS}, passed into the VM with
  * {@code scripts/vm-run --env UBLK_KILL_TRIALS}), default 20; {@code -Dublk.killSeed=S} (or env
@@ -68,7 +73,7 @@ class CacheKillTrialsVmIT {
     private static final long VOLUME_BYTES = 32 * MIB;
     private static final int BLOCKS = (int) (VOLUME_BYTES / StampedBlock.SIZE);
     private static final int WRITERS = 3;
-    /** Blocks are handed to writer threads in units of 96 KiB (unit u to thread u % WRITERS); a write stays in its unit. */
+    /** Blocks go to writer threads in units of 96 KiB (unit u to thread u % WRITERS); a write stays in its unit. */
     private static final int UNIT_BLOCKS = 24;
     private static final int UNITS = (BLOCKS + UNIT_BLOCKS - 1) / UNIT_BLOCKS;
     /** Units of the hot first ~MiB, which half the writes go to. */
@@ -78,12 +83,13 @@ class CacheKillTrialsVmIT {
     private static final int KILL_SPREAD_MS = 2500;
     private static final Duration START = Duration.ofMinutes(5);
     /**
-     * JVM options of the servers and the CLI here: C1 only. Under TCG the C2 compiler threads
-     * dominate a JVM start (host: a server start 1.7 s plain, 0.7 s with C1 only; guest: ~40 s
-     * instead of 80-110 s on a busy host); this test is about what survives a kill, not speed.
+     * JVM options of the servers and the CLI here: C1 only, and (after the first server, which
+     * writes it at its clean exit) a class archive of the server's classes. A JVM start is most of
+     * a trial's time under TCG; CPU of a server start on the host: 1.65 s plain, 1.2 s with C1
+     * only, 0.85 s with the archive too. This test is about what survives a kill, not speed.
      */
-    private static final Map<String, String> FAST_START = Map.of("UBLK_JAVA_OPTS",
-            (ServerProcess.JAVA_OPTS + " -XX:TieredStopAtLevel=1").strip());
+    private static final String C1 = ServerProcess.QUICK_START_OPTS;
+    private Map<String, String> fastStart = Map.of("UBLK_JAVA_OPTS", C1);
     private static final Duration STEP = Duration.ofMinutes(2);
 
     /** The two server setups the trials alternate. */
@@ -175,9 +181,22 @@ class CacheKillTrialsVmIT {
         long t0 = System.nanoTime();
         WriteLedger ledger = new WriteLedger(BLOCKS);
         Report report = new Report();
-        ServerProcess server = start(0, Mode.of(0));
+        // The first server creates the volume, reads it all zero and exits cleanly, writing the class archive.
+        Path archive = dir.resolve("server.jsa");
+        ServerProcess server = start(-1, Mode.of(0),
+                Map.of("UBLK_JAVA_OPTS", C1 + " -XX:ArchiveClassesAtExit=" + archive));
         try {
             verify(server, ledger, report, -1);
+            server.stop();
+            if (Files.exists(archive) && Files.size(archive) > 0) {
+                // -Xlog off: with --enable-native-access the JVM logs an [error] that it cannot use
+                // the archive's module graph (it still maps the archived classes).
+                fastStart = Map.of("UBLK_JAVA_OPTS", C1 + " -XX:SharedArchiveFile=" + archive
+                        + " -Xlog:cds=off -Xlog:aot=off");
+            } else {
+                System.out.println("[kill-trials] note: the first server wrote no class archive; starts stay slower");
+            }
+            server = start(0, Mode.of(0));
             for (int k = 0; k < trials; k++) {
                 Mode mode = Mode.of(k);
                 long ts = trialSeed(seed, k);
@@ -219,12 +238,17 @@ class CacheKillTrialsVmIT {
     private int metricsPort;
 
     private ServerProcess start(int n, Mode mode) throws IOException {
+        return start(n, mode, fastStart);
+    }
+
+    private ServerProcess start(int n, Mode mode, Map<String, String> env) throws IOException {
         metricsPort = S3ProxyProcess.freePort();
         List<String> a = new ArrayList<>(List.of("--target", "cache", "--volume", "kill", "--cache-dir",
-                cacheDir().toString(), "--size", "32MiB", "--metrics-port", Integer.toString(metricsPort), "--pool-slots", "32"));
+                cacheDir().toString(), "--size", "32MiB", "--metrics-port", Integer.toString(metricsPort),
+                "--pool-slots", "32"));
         a.addAll(CacheFixture.localStore(dir.resolve("store")));
         a.addAll(mode.flags);
-        return ServerProcess.start(dir.resolve("server-" + n), START, FAST_START, a.toArray(String[]::new));
+        return ServerProcess.start(dir.resolve("server-" + n), START, env, a.toArray(String[]::new));
     }
 
     private record TrialRun(long killDelayMs, String uploads, double deleteSeconds) {}
@@ -294,7 +318,7 @@ class CacheKillTrialsVmIT {
 
     /** Scrapes the server just before the kill; in journal-only trials nothing may have been uploaded. */
     private String uploadsBeforeKill(Report report, int trial, Mode mode) {
-        Metrics m = Metrics.scrape(metricsPort);
+        Metrics m = Metrics.scrapePlain(metricsPort);
         long rounds = (long) CacheFixture.value(m, "ublk_cache_upload_rounds_total", "kill");
         long bytes = (long) CacheFixture.value(m, "ublk_cache_upload_bytes_total", "kill");
         long spilled = (long) CacheFixture.value(m, "ublk_cache_spilled_blocks_total", "kill");
@@ -332,7 +356,7 @@ class CacheKillTrialsVmIT {
 
         CliDelete(Path dev) {
             this.dev = dev;
-            this.run = CompletableFuture.supplyAsync(() -> ServerProcess.cli(dir, STEP, FAST_START,
+            this.run = CompletableFuture.supplyAsync(() -> ServerProcess.cli(dir, STEP, fastStart,
                     "delete", "--stale"));
         }
 
@@ -342,7 +366,8 @@ class CacheKillTrialsVmIT {
             try {
                 del = run.get(STEP.toSeconds() + 30, TimeUnit.SECONDS).ok();
             } catch (ExecutionException e) {
-                throw e.getCause() instanceof Error err ? err : new AssertionError("delete --stale failed", e.getCause());
+                throw e.getCause() instanceof Error err ? err
+                        : new AssertionError("delete --stale failed", e.getCause());
             }
             System.err.println("[e2e] " + del.out().strip());
             return del.out().contains("deleted " + dev + " ") ? null

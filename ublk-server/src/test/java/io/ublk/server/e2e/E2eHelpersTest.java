@@ -45,4 +45,23 @@ class E2eHelpersTest {
         assertThatThrownBy(() -> m.value("ublk_bounce_backpressure_waits_total", "worker", "0"))
                 .isInstanceOf(AssertionError.class).hasMessageContaining("no sample(s)");
     }
+
+    @Test
+    void plainScrapeReadsAnHttpServersAnswer() throws Exception {
+        com.sun.net.httpserver.HttpServer server = com.sun.net.httpserver.HttpServer.create(
+                new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0), 4);
+        byte[] body = "# TYPE x gauge\nublk_devices 3.0\n".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        server.createContext("/metrics", e -> {
+            e.sendResponseHeaders(200, body.length);
+            try (var out = e.getResponseBody()) {
+                out.write(body);
+            }
+        });
+        server.start();
+        try {
+            assertThat(Metrics.scrapePlain(server.getAddress().getPort()).value("ublk_devices")).isEqualTo(3.0);
+        } finally {
+            server.stop(0);
+        }
+    }
 }

@@ -55,6 +55,27 @@ final class Metrics {
         return parse(resp.body());
     }
 
+    /**
+     * {@link #scrape}, as one HTTP/1.1 GET over a plain socket: the JDK's HttpClient takes tens of
+     * seconds to start under TCG (its first request), which delays whatever the scrape precedes.
+     */
+    static Metrics scrapePlain(int port) {
+        try (java.net.Socket s = new java.net.Socket()) {
+            s.connect(new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), port), 20_000);
+            s.setSoTimeout(60_000);
+            s.getOutputStream().write(("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                    .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            String resp = new String(s.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            int body = resp.indexOf("\r\n\r\n");
+            if (!resp.startsWith("HTTP/1.1 200") || body < 0) {
+                fail("metrics endpoint 127.0.0.1:" + port + " answered: " + Cmd.tail(resp, 500));
+            }
+            return parse(resp.substring(body + 4));
+        } catch (IOException e) {
+            throw new AssertionError("metrics endpoint 127.0.0.1:" + port + " did not answer: " + e, e);
+        }
+    }
+
     static Metrics parse(String text) {
         List<Sample> out = new ArrayList<>();
         for (String line : text.split("\n")) {

@@ -264,18 +264,41 @@ public final class WriterLease {
         }
     }
 
-    /** A synchronous renewal (the breaker's, before it serves). */
+    /**
+     * A synchronous renewal (the breaker's, before it serves). Transient failures are retried for
+     * one ttl: the breaker waited a whole ttl already, one failed PUT must not waste that wait.
+     */
     private void renewNow() {
-        long sent = nanoClock.getAsLong();
-        long n = ThreadLocalRandom.current().nextLong();
-        try {
-            etag = Volume.await(store.putIfMatch(key, record(n).encode(), etag));
-        } catch (PreconditionFailedException e) {
-            if (!recognise(n)) {
-                throw new VolumeException("the lease of volume '" + volume + "' was taken by another writer while this one waited");
+        long giveUpAt = nanoClock.getAsLong() + terms.ttl().toNanos();
+        for (;;) {
+            long sent = nanoClock.getAsLong();
+            long n = ThreadLocalRandom.current().nextLong();
+            RuntimeException failure;
+            try {
+                etag = Volume.await(store.putIfMatch(key, record(n).encode(), etag));
+                held(sent);
+                return;
+            } catch (PreconditionFailedException e) {
+                if (!recognise(n)) {
+                    throw new VolumeException("the lease of volume '" + volume + "' was taken by another writer while this one waited");
+                }
+                held(sent);
+                return;
+            } catch (RuntimeException e) {
+                if (recogniseQuietly(n)) { // the answer was lost, the PUT landed
+                    held(sent);
+                    return;
+                }
+                failure = e;
             }
+            stats.renewFailures.increment();
+            if (nanoClock.getAsLong() - giveUpAt > 0) {
+                throw new VolumeException("cannot renew the lease of volume '" + volume + "' after breaking it: " + failure,
+                        failure);
+            }
+            LOG.warn("volume '{}': the renewal after the takeover failed (retrying): {}", volume, failure.toString());
+            sleepUntil(nanoClock.getAsLong() + TimeUnit.MILLISECONDS.toNanos(Math.min(RETRY_MILLIS, terms.renewEvery().toMillis())));
         }
-        held(sent);
     }
 
     private synchronized void renewAsync() {
