@@ -30,10 +30,9 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Two servers, one volume (VM tier, local store), written against the writer-lease spec the cache
- * is to implement (until then it fails, saying which part of the spec is missing). Both servers
- * serve the same {@code --volume} of the same {@code --store-dir} from different cache folders,
- * as two hosts would.
+ * Two servers, one volume (VM tier, local store): the writer lease seen from outside. Both servers
+ * serve the same {@code --volume} of the same {@code --store-dir} from different cache folders, as
+ * two hosts would.
  *
  * <ol>
  *   <li>While server 1 serves, server 2 without {@code --takeover} exits with status 1 and one
@@ -106,13 +105,13 @@ class CacheTwoWritersVmIT {
         return r.toArray(String[]::new);
     }
 
-    /** A start with flags of the spec: if it fails, say so first (today: unknown option). */
+    /** A start with the lease flags: if it fails, say which flags it had. */
     private ServerProcess startPerSpec(String who, String[] args) {
         try {
             return ServerProcess.start(dir.resolve(who), START, ENV, args);
         } catch (AssertionError e) {
-            throw new AssertionError(who + " did not start with the two-writer spec's flags " + List.of(args)
-                    + " (is the writer lease implemented yet?): " + e.getMessage(), e);
+            throw new AssertionError(who + " did not start with the flags " + List.of(args)
+                    + ": " + e.getMessage(), e);
         }
     }
 
