@@ -35,8 +35,8 @@ import org.junit.jupiter.api.io.TempDir;
  * two hosts would.
  *
  * <ol>
- *   <li>While server 1 serves, server 2 without {@code --takeover} exits with status 1 and one
- *       {@code ublk-server: ...} line on stderr that says "lease", names the holder (server 1's
+ *   <li>While server 1 serves, server 2 without {@code --takeover} exits with status 2 (a refused
+ *       open) and one {@code ublk-server: ...} line on stderr that says "lease", names the holder (server 1's
  *       writer id, line 2 of {@code <cache-dir>/<volume>/volume.id}) and when its lease expires;
  *       server 1 serves on, untouched.
  *   <li>With {@code --takeover} (and {@code --lease-ttl 6s} on every server) server 2 starts; once
@@ -47,7 +47,7 @@ import org.junit.jupiter.api.io.TempDir;
  *       writer 2's fsynced state, never a mix of blocks of both, never server 1's late write.
  * </ol>
  *
- * The flags and messages the spec names are in {@link Spec}, so they are easy to adjust.
+ * The flags and messages it relies on are in {@link Spec}.
  */
 @Timeout(value = 20, unit = TimeUnit.MINUTES)
 class CacheTwoWritersVmIT {
@@ -59,9 +59,9 @@ class CacheTwoWritersVmIT {
         static final String TAKEOVER = "--takeover";
         /** Extra flags of {@code drain} (none). */
         static final List<String> DRAIN = List.of();
-        /** The exit status of a start refused because another writer holds the lease. */
-        static final int REFUSED_EXIT = 1;
-        /** Main prints a runtime failure as one line with this prefix. */
+        /** The exit status of a start refused because another writer holds the lease: a refused open, like any refused argument. */
+        static final int REFUSED_EXIT = 2;
+        /** Main prints a refusal or a runtime failure as one line with this prefix. */
         static final String ERROR_PREFIX = "ublk-server:";
         static final Pattern LEASE = Pattern.compile("(?i)\\blease");
         /** When the lease expires: an ISO-8601 instant ({@code 2025-06-01T12:00:06Z}) or "in 5 s" / "in 5.2s". */
