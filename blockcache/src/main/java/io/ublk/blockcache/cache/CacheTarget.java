@@ -178,6 +178,11 @@ public final class CacheTarget implements BlockTarget {
         return journal.failed() || uploader.fenced() != null || lease.lost() != null || closed;
     }
 
+    /** Block bytes the clean cache keeps in heap now, prefetches awaiting their reads included (bounded by --clean-cache). */
+    public long cleanBytes() {
+        return clean.heldBytes();
+    }
+
     /** Why this cache stopped serving for good (another writer, a failed journal), or null while it serves. */
     public String stopped() {
         String why = lease.lost();
@@ -320,14 +325,11 @@ public final class CacheTarget implements BlockTarget {
                 Zeros.fill(dst, dstAt, n);
                 return true;
             }
-            CleanBlock c = clean.getIfPresent(block);
-            if (c == null || c.location() != loc) {
-                c = clean.takePrefetched(block, loc);
-                if (c == null) {
-                    c = fetched;
-                    if (c == null || c.location() != loc) {
-                        return false;
-                    }
+            CleanBlock c = clean.forRead(block, loc);
+            if (c == null) {
+                c = fetched;
+                if (c == null || c.location() != loc) {
+                    return false;
                 }
             }
             MemorySegment.copy(c.data(), in, dst, ValueLayout.JAVA_BYTE, dstAt, n);

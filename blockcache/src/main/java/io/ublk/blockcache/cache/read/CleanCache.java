@@ -75,8 +75,22 @@ public final class CleanCache {
         return c != null && c.location() == loc ? c : null;
     }
 
+    /**
+     * The committed bytes at {@code loc} for a read: the prefetch staged for it, which the read
+     * takes (so no prefetch stays behind once the cache holds the block too), or the cache's copy;
+     * null if memory has neither.
+     */
+    public CleanBlock forRead(int block, long loc) {
+        CleanBlock c = prefetched.isEmpty() ? null : takePrefetched(block, loc);
+        if (c != null) {
+            return c;
+        }
+        c = cache.getIfPresent(block);
+        return c != null && c.location() == loc ? c : null;
+    }
+
     /** A prefetched copy of the committed bytes at {@code loc}, taken by the read it was fetched for; or null. */
-    public CleanBlock takePrefetched(int block, long loc) {
+    private CleanBlock takePrefetched(int block, long loc) {
         CleanBlock c = prefetched.get(block);
         if (c == null || c.location() != loc) {
             return null;
@@ -134,6 +148,15 @@ public final class CleanCache {
         }
         CleanBlock c = inMemory(block, loc);
         return c != null ? c.data() : Volume.await(fetch(block, loc)).data();
+    }
+
+    /** Block bytes this cache keeps reachable: the cached blocks and the prefetches awaiting their reads. */
+    public long heldBytes() {
+        long held = cache.policy().eviction().orElseThrow().weightedSize().orElse(0);
+        for (CleanBlock c : prefetched.values()) {
+            held += c.data().length;
+        }
+        return held;
     }
 
     /** Drops the prefetched blocks no read will take any more (close). */
