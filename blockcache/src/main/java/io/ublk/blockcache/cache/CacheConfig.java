@@ -1,5 +1,6 @@
 package io.ublk.blockcache.cache;
 
+import io.ublk.blockcache.cache.journal.Journal;
 import io.ublk.blockcache.cache.volume.WriterLease;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -55,6 +56,15 @@ public record CacheConfig(Path cacheDir, String volume, long size, int blockSize
     public static final long DEFAULT_SEGMENT = 32L << 20;
     public static final Duration DEFAULT_UPLOAD_DELAY = Duration.ofSeconds(2);
     public static final int DEFAULT_UPLOAD_PARALLELISM = 4;
+
+    /**
+     * The size a journal lane file rolls over at: an eighth of {@code maxDirtyBytes}, within
+     * [4 MiB, 64 MiB]. A lane's open file is the part of the journal an upload cannot trim, so it
+     * stays small beside the dirty bound.
+     */
+    public long journalFileBytes() {
+        return Math.min(Journal.DEFAULT_FILE_BYTES, Math.max(4L << 20, maxDirtyBytes / 8));
+    }
 
     /** The defaults for everything but where and what. */
     public static CacheConfig of(Path cacheDir, String volume, long size) {

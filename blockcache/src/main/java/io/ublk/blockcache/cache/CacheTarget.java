@@ -128,7 +128,7 @@ public final class CacheTarget implements BlockTarget {
             Runnable onRelease) throws IOException {
         int maxData = Math.max(volume.blockSize(), 1 << 20);
         // FLUSH and FUA are answered only while this writer holds the volume's lease
-        Journal journal = new Journal(journalDir, Journal.DEFAULT_FILE_BYTES, maxData, stats, replay.files(),
+        Journal journal = new Journal(journalDir, config.journalFileBytes(), maxData, stats, replay.files(),
                 lease::valid);
         // the replayed files' names are durable before any FLUSH is answered over them: the crashed
         // process may have made them without a folder force

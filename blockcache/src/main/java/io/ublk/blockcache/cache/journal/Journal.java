@@ -190,6 +190,10 @@ public final class Journal implements AutoCloseable {
                 }
                 try {
                     settleIfDue();
+                    if (!toForce.isEmpty()) {
+                        // rolled-over files close without waiting for a FLUSH, so uploads can trim them
+                        closeRetired();
+                    }
                 } catch (IOException e) {
                     fail(e);
                 }
@@ -227,13 +231,7 @@ public final class Journal implements AutoCloseable {
                 forced |= f.force();
             }
         }
-        JournalFile f;
-        while ((f = toForce.poll()) != null) {
-            // its lane is done with it: force its last mark now, as it is closed for good
-            forced |= f.force();
-            f.settle();
-            f.closeQuietly();
-        }
+        forced |= closeRetired();
         if (dirChanged) {
             dirChanged = false;
             forceDir(dir);
@@ -242,6 +240,19 @@ public final class Journal implements AutoCloseable {
             stats.journalSyncs.increment();
             settleDue = System.nanoTime() + MARK_SETTLE_NANOS;
         }
+    }
+
+    /** Forces and closes the files their lanes rolled over from; answers whether one needed a force. */
+    private synchronized boolean closeRetired() throws IOException {
+        boolean forced = false;
+        JournalFile f;
+        while ((f = toForce.poll()) != null) {
+            // its lane is done with it: force its last mark now, as it is closed for good
+            forced |= f.force();
+            f.settle();
+            f.closeQuietly();
+        }
+        return forced;
     }
 
     /** Forces the sync marks of the last round alone if no round carried them within the settle time. */

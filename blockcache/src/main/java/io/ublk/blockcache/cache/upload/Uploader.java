@@ -178,6 +178,8 @@ public final class Uploader implements Runnable {
         deletes.deleteDue();
         committer.sweep();
         if (!worked) {
+            // files the syncer closed since the last commit (no FLUSH needed) go as soon as they are uploaded
+            journal.trim(volume.committedEpoch);
             long now = System.nanoTime();
             if (!backlog.isEmpty()) {
                 idleSince = now;

@@ -11,11 +11,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The heap the cache holds for block bytes stays within its budgets whatever the workload: checked
- * on the cache's own accounting ({@link CacheTarget#cleanBytes()}), which counts every block array
- * it keeps reachable.
+ * The heap and the journal disk the cache holds stay within their budgets whatever the workload:
+ * checked on the cache's own accounting ({@link CacheTarget#cleanBytes()}, which counts every block
+ * array it keeps reachable) and on the journal files on disk.
  */
-class CacheMemoryBoundsTest {
+class CacheBoundsTest {
     static final int BS = 128 * 1024;
     /** The clean cache's floor is 64 blocks: the budget here. */
     static final long CLEAN = 64L * BS;
@@ -61,6 +61,36 @@ class CacheMemoryBoundsTest {
             assertThat(t.stats().readMisses()).as("every block came from the store").isGreaterThanOrEqualTo(SIZE / BS);
             // one block beyond the budget: the read in flight
             assertThat(most).as("block bytes held by the clean cache and prefetches").isLessThanOrEqualTo(CLEAN + BS);
+        }
+    }
+
+    @Test
+    void theJournalIsTrimmedAsUploadsCommitWithoutAnyFlush() throws Exception {
+        long maxDirty = 16L * BS;
+        CacheConfig config = CacheConfig.of(tmp.resolve("c"), "vol", 64L * BS).withSizes(maxDirty, CLEAN, 8L * BS)
+                .withUpload(Duration.ofMillis(10), 2);
+        byte[] data = new byte[BS];
+        try (CacheTarget t = CacheTarget.open(config, store); Io io = new Io(t)) {
+            long most = 0;
+            Random r = new Random(3);
+            // 24 rounds of 1 MiB of overwrites in the first 8 blocks: 3x the journal file size, no FLUSH or FUA
+            for (int round = 0; round < 24; round++) {
+                for (int b = 0; b < 8; b++) {
+                    r.nextBytes(data);
+                    assertThat(io.write((long) b * BS, data, 0)).isEqualTo(BS);
+                }
+                t.drain();
+                most = Math.max(most, journalOnDisk(tmp.resolve("c").resolve("vol")));
+            }
+            // what is uploaded leaves the journal: at most the lanes' open files stay (one each here)
+            assertThat(most).as("journal bytes on disk, most seen").isLessThanOrEqualTo(maxDirty + 2 * config.journalFileBytes());
+            assertThat(t.stats().journalSyncs()).as("no FLUSH ran").isZero();
+        }
+    }
+
+    static long journalOnDisk(java.nio.file.Path volumeDir) throws java.io.IOException {
+        try (var files = java.nio.file.Files.walk(volumeDir)) {
+            return files.filter(p -> p.getFileName().toString().endsWith(".jnl")).mapToLong(p -> p.toFile().length()).sum();
         }
     }
 }
