@@ -3,6 +3,8 @@ package io.ublk.blockcache.cache;
 import io.ublk.blockcache.cache.volume.WriterLease;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.BooleanSupplier;
+import java.util.function.LongSupplier;
 
 /** What one cached volume has done, for metrics. Counters only grow; gauges go both ways. */
 public final class CacheStats {
@@ -30,6 +32,18 @@ public final class CacheStats {
     /** FLUSH and FUA answered EIO because the writer lease had lapsed or was lost. */
     public final LongAdder flushRefused = new LongAdder();
     public final WriterLease.Stats lease = new WriterLease.Stats();
+
+    /** Gauges the volume computes when read, bound once by the cache target. */
+    volatile LongSupplier cleanBytes = () -> 0;
+    volatile LongSupplier journalDiskBytes = () -> 0;
+    volatile BooleanSupplier failed = () -> false;
+
+    /** Block bytes the clean cache holds in heap (prefetches awaiting their reads included). */
+    public long cleanBytes() { return cleanBytes.getAsLong(); }
+    /** Bytes of journal files on disk now. */
+    public long journalDiskBytes() { return journalDiskBytes.getAsLong(); }
+    /** Whether the volume stopped serving for good (EIO until a restart; the reason is logged). */
+    public boolean failed() { return failed.getAsBoolean(); }
 
     /** FLUSH and FUA requests answered EIO because this writer's lease had lapsed or was lost. */
     public long flushRefused() { return flushRefused.sum(); }

@@ -102,6 +102,9 @@ public final class CacheTarget implements BlockTarget {
         this.lock = lock;
         this.onRelease = onRelease;
         this.uploader = new Uploader(throttle, volume, dirty, clean, journal, arrays, stats, config);
+        stats.cleanBytes = clean::heldBytes;
+        stats.journalDiskBytes = journal::bytesOnDisk;
+        stats.failed = () -> stopped() != null;
     }
 
     /**
@@ -176,11 +179,6 @@ public final class CacheTarget implements BlockTarget {
 
     private boolean broken() {
         return journal.failed() || uploader.fenced() != null || lease.lost() != null || closed;
-    }
-
-    /** Block bytes the clean cache keeps in heap now, prefetches awaiting their reads included (bounded by --clean-cache). */
-    public long cleanBytes() {
-        return clean.heldBytes();
     }
 
     /** Why this cache stopped serving for good (another writer, a failed journal), or null while it serves. */

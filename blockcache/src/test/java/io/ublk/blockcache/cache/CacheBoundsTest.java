@@ -12,7 +12,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The heap and the journal disk the cache holds stay within their budgets whatever the workload:
- * checked on the cache's own accounting ({@link CacheTarget#cleanBytes()}, which counts every block
+ * checked on the cache's own accounting ({@link CacheStats#cleanBytes()}, which counts every block
  * array it keeps reachable) and on the journal files on disk.
  */
 class CacheBoundsTest {
@@ -56,7 +56,7 @@ class CacheBoundsTest {
             for (long at = 0; at < SIZE; at += BS) {
                 new Random(at).nextBytes(want);
                 assertThat(io.read(at, BS)).as("block at %d", at).isEqualTo(want);
-                most = Math.max(most, t.cleanBytes());
+                most = Math.max(most, t.stats().cleanBytes());
             }
             assertThat(t.stats().readMisses()).as("every block came from the store").isGreaterThanOrEqualTo(SIZE / BS);
             // one block beyond the budget: the read in flight
@@ -80,7 +80,8 @@ class CacheBoundsTest {
                     assertThat(io.write((long) b * BS, data, 0)).isEqualTo(BS);
                 }
                 t.drain();
-                most = Math.max(most, journalOnDisk(tmp.resolve("c").resolve("vol")));
+                // the gauge and the folder, each read as the idle uploader may be trimming
+                most = Math.max(most, Math.max(t.stats().journalDiskBytes(), journalOnDisk(tmp.resolve("c").resolve("vol"))));
             }
             // what is uploaded leaves the journal: at most the lanes' open files stay (one each here)
             assertThat(most).as("journal bytes on disk, most seen").isLessThanOrEqualTo(maxDirty + 2 * config.journalFileBytes());

@@ -15,6 +15,11 @@ final class CountingStore implements ObjectStore {
     final AtomicInteger puts = new AtomicInteger();
     final AtomicInteger lists = new AtomicInteger();
 
+    /** Thrown (synchronously, once) by the next plain PUT: a bug (RuntimeException) or an Error deep in a store call. */
+    volatile Throwable throwOnNextPut;
+    /** The same for the next conditional PUT (the lease's renewals). */
+    volatile Throwable throwOnNextPutIfMatch;
+
     CountingStore(ObjectStore store) {
         this.store = store;
     }
@@ -32,9 +37,32 @@ final class CountingStore implements ObjectStore {
 
     @Override public CompletableFuture<StoredObject> get(String key) { gets.incrementAndGet(); return store.get(key); }
     @Override public CompletableFuture<byte[]> getRange(String key, long offset, int length) { rangeGets.incrementAndGet(); return store.getRange(key, offset, length); }
-    @Override public CompletableFuture<String> put(String key, byte[] data) { puts.incrementAndGet(); return store.put(key, data); }
+    @Override public CompletableFuture<String> put(String key, byte[] data) {
+        Throwable e = throwOnNextPut;
+        if (e != null) {
+            throwOnNextPut = null;
+            throwUnchecked(e);
+        }
+        puts.incrementAndGet();
+        return store.put(key, data);
+    }
+
+    private static void throwUnchecked(Throwable e) {
+        if (e instanceof Error err) {
+            throw err;
+        }
+        throw (RuntimeException) e;
+    }
     @Override public CompletableFuture<String> putIfAbsent(String key, byte[] data) { puts.incrementAndGet(); return store.putIfAbsent(key, data); }
-    @Override public CompletableFuture<String> putIfMatch(String key, byte[] data, String etag) { puts.incrementAndGet(); return store.putIfMatch(key, data, etag); }
+    @Override public CompletableFuture<String> putIfMatch(String key, byte[] data, String etag) {
+        Throwable e = throwOnNextPutIfMatch;
+        if (e != null) {
+            throwOnNextPutIfMatch = null;
+            throwUnchecked(e);
+        }
+        puts.incrementAndGet();
+        return store.putIfMatch(key, data, etag);
+    }
     @Override public CompletableFuture<Void> delete(String key) { return store.delete(key); }
     @Override public CompletableFuture<Void> deleteAll(List<String> keys) { return store.deleteAll(keys); }
     @Override public CompletableFuture<ListPage> list(String prefix, String continuation, int maxKeys) { lists.incrementAndGet(); return store.list(prefix, continuation, maxKeys); }

@@ -92,6 +92,13 @@ public final class ServerMetrics {
                 .register(registry));
         m.add(Gauge.builder("ublk.cache.dirty.memory.bytes", stats, CacheStats::dirtyMemory).tags(tags)
                 .description("dirty block bytes held in memory").register(registry));
+        m.add(Gauge.builder("ublk.cache.clean.bytes", stats, CacheStats::cleanBytes).tags(tags)
+                .description("block bytes the clean cache holds in heap (bounded by --clean-cache)").register(registry));
+        m.add(Gauge.builder("ublk.cache.journal.disk.bytes", stats, CacheStats::journalDiskBytes).tags(tags)
+                .description("bytes of journal files on disk").register(registry));
+        m.add(Gauge.builder("ublk.cache.failed", stats, s -> s.failed() ? 1 : 0).tags(tags)
+                .description("1 once the volume stopped serving for good (EIO until a restart; the log says why)")
+                .register(registry));
         m.add(Gauge.builder("ublk.cache.committed.generation", stats, CacheStats::committedGeneration).tags(tags)
                 .description("the store generation this cache last committed or loaded").register(registry));
         m.add(cacheCounter("ublk.cache.read.hits", "blocks a read found in memory", stats, tags, CacheStats::readHits));

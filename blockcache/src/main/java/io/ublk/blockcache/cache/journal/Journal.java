@@ -13,7 +13,7 @@ import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFileAttributes;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.util.ArrayList;
+import java.util.ArrayDeque;
 import java.util.List;
 import java.util.Queue;
 import java.util.Set;
@@ -178,49 +178,71 @@ public final class Journal implements AutoCloseable {
     }
 
     private void syncLoop() {
-        List<SyncRequest> batch = new ArrayList<>();
+        ArrayDeque<SyncRequest> batch = new ArrayDeque<>();
         while (true) {
-            SyncRequest r;
-            while ((r = requests.poll()) != null) {
-                batch.add(r);
-            }
-            if (batch.isEmpty()) {
-                if (closing) {
+            try {
+                if (!syncTurn(batch)) {
                     return;
                 }
-                try {
-                    settleIfDue();
-                    if (!toForce.isEmpty()) {
-                        // rolled-over files close without waiting for a FLUSH, so uploads can trim them
-                        closeRetired();
+            } catch (Throwable e) {
+                // Whatever went wrong, no FLUSH may wait forever: the journal fails (EIO from now
+                // on) and the requests taken are answered, each once.
+                fail(e instanceof IOException io ? io : new IOException("journal syncer failed: " + e, e));
+                SyncRequest s;
+                while ((s = batch.pollFirst()) != null) {
+                    try {
+                        s.done().complete(s.tag(), -Requests.EIO);
+                    } catch (RuntimeException again) {
+                        LOG.error("journal {}: a FLUSH answer failed", dir, again);
                     }
-                } catch (IOException e) {
-                    fail(e);
                 }
-                LockSupport.parkNanos(IDLE_PARK_NANOS);
-                continue;
             }
-            boolean ok = true;
+        }
+    }
+
+    /** One turn of the syncer: answers what is queued, or idles; false once closing with nothing queued. */
+    private boolean syncTurn(ArrayDeque<SyncRequest> batch) {
+        SyncRequest r;
+        while ((r = requests.poll()) != null) {
+            batch.add(r);
+        }
+        if (batch.isEmpty()) {
+            if (closing) {
+                return false;
+            }
             try {
-                if (failure != null) {
-                    throw failure;
+                settleIfDue();
+                if (!toForce.isEmpty()) {
+                    // rolled-over files close without waiting for a FLUSH, so uploads can trim them
+                    closeRetired();
                 }
-                forceAll();
             } catch (IOException e) {
                 fail(e);
-                ok = false;
             }
-            if (ok && !gate.allows()) {
-                // the writer lease lapsed or was lost: the data is on disk, but this writer may no
-                // longer promise it reaches the volume
-                stats.flushRefused.add(batch.size());
-                ok = false;
-            }
-            for (SyncRequest s : batch) {
-                s.done().complete(s.tag(), ok ? s.result() : -Requests.EIO);
-            }
-            batch.clear();
+            LockSupport.parkNanos(IDLE_PARK_NANOS);
+            return true;
         }
+        boolean ok = true;
+        try {
+            if (failure != null) {
+                throw failure;
+            }
+            forceAll();
+        } catch (IOException e) {
+            fail(e);
+            ok = false;
+        }
+        if (ok && !gate.allows()) {
+            // the writer lease lapsed or was lost: the data is on disk, but this writer may no
+            // longer promise it reaches the volume
+            stats.flushRefused.add(batch.size());
+            ok = false;
+        }
+        SyncRequest s;
+        while ((s = batch.pollFirst()) != null) {
+            s.done().complete(s.tag(), ok ? s.result() : -Requests.EIO);
+        }
+        return true;
     }
 
     private synchronized void forceAll() throws IOException {
@@ -290,8 +312,8 @@ public final class Journal implements AutoCloseable {
         }
     }
 
-    /** Journal files and bytes on disk now. */
-    long bytesOnDisk() {
+    /** Bytes of journal files on disk now. */
+    public long bytesOnDisk() {
         long n = 0;
         for (JournalFile f : files) {
             n += f.size;

@@ -91,7 +91,7 @@ public final class Uploader implements Runnable {
         LockSupport.unpark(thread);
     }
 
-    /** Why this volume stopped uploading (another writer opened it), or null. */
+    /** Why this volume stopped uploading for good (another writer opened it, or the uploader failed), or null. */
     public String fenced() {
         return fenced;
     }
@@ -134,19 +134,33 @@ public final class Uploader implements Runnable {
 
     @Override
     public void run() {
+        long turnBackoff = FIRST_BACKOFF_MS;
         while (!stopping && fenced == null) {
             try {
                 turn();
+                turnBackoff = FIRST_BACKOFF_MS;
             } catch (RuntimeException e) {
-                // A bug must not stop uploads for good (writes would wait forever): say it, go on.
+                // A bug must not stop uploads for good (writes would wait forever): say it, back off, go on.
                 stats.uploadFailures.increment();
-                LOG.error("volume '{}': uploader turn failed", volume.name, e);
-                LockSupport.parkNanos(POLL_NANOS);
+                LOG.error("volume '{}': uploader turn failed (retrying in {} ms)", volume.name, turnBackoff, e);
+                LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(turnBackoff));
+                turnBackoff = Math.min(turnBackoff * 2, MAX_BACKOFF_MS);
+            } catch (Error e) {
+                // An Error (out of memory, a linkage problem) may have struck anywhere in a turn:
+                // carrying on could commit a half-built round. The volume fails instead; what was
+                // acknowledged is in the journal, and a restart replays it.
+                stats.uploadFailures.increment();
+                fenced = "volume '" + volume.name + "': the uploader failed (" + e + "); the volume answers EIO "
+                        + "until the server restarts, which replays the journal";
+                LOG.error(fenced, e);
             }
         }
         if (fenced != null) {
             // nothing will run the queued writes any more: they fail rather than wait forever
             throttle.failAll();
+            synchronized (progress) {
+                progress.notifyAll();
+            }
         }
     }
 

@@ -10,6 +10,7 @@ import io.ublk.s3.StoredObject;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.ThreadLocalRandom;
@@ -308,8 +309,16 @@ public final class WriterLease {
         inFlight = true;
         long sent = nanoClock.getAsLong();
         long n = ThreadLocalRandom.current().nextLong();
+        CompletableFuture<String> put;
+        try {
+            put = store.putIfMatch(key, record(n).encode(), etag);
+        } catch (Throwable e) {
+            // a store client that throws instead of failing its future: a failed renewal all the same,
+            // retried (an uncaught throw here would end renewals for good)
+            put = CompletableFuture.failedFuture(e);
+        }
         // handled on the keeper's thread: a 412 needs a GET, which must not block the store's own threads
-        store.putIfMatch(key, record(n).encode(), etag).whenCompleteAsync((tag, ex) -> renewed(sent, n, tag, ex), KEEPER);
+        put.whenCompleteAsync((tag, ex) -> renewed(sent, n, tag, ex), KEEPER);
     }
 
     private synchronized void renewed(long sent, long n, String tag, Throwable ex) {
