@@ -7,12 +7,10 @@ import io.ublk.headers.Errno;
 import io.ublk.headers.EventFd;
 import io.ublk.headers.IoUringRing;
 import io.ublk.headers.IoUringSetup;
-import io.ublk.headers.IoUringSqe;
 import io.ublk.headers.Libc;
 import io.ublk.headers.UblkIoCmd;
 import io.ublk.headers.UblkIoOp;
 import io.ublk.headers.UblkUserCopy;
-import io.ublk.headers.UblksrvIoCmd;
 import io.ublk.server.buffer.BouncePool;
 import io.ublk.server.buffer.BouncePoolStats;
 import io.ublk.server.buffer.SlotWaiter;
@@ -77,6 +75,7 @@ public final class Worker implements Completion, SlotWaiter {
     private final int index;
     private final int cpu;
     private final WorkerConfig config;
+    private final IoCommands commands;
     private final Thread thread;
     private final ConcurrentLinkedQueue<WorkerMessage> inbox = new ConcurrentLinkedQueue<>();
     private final LongMpscQueue answers;
@@ -118,9 +117,15 @@ public final class Worker implements Completion, SlotWaiter {
     private final LongMpscQueue.LongConsumer onAnswer = this::onAnswer;
 
     Worker(int index, int cpu, WorkerConfig config) {
+        this(index, cpu, config, IoCommands.URING_CMD);
+    }
+
+    /** A worker whose io commands go to {@code commands} (host tests: a kernel of their own). */
+    Worker(int index, int cpu, WorkerConfig config, IoCommands commands) {
         this.index = index;
         this.cpu = cpu;
         this.config = config;
+        this.commands = commands;
         int ids = config.maxTags();
         int pow2 = Math.max(2, Integer.highestOneBit(ids - 1) << 1);
         answers = new LongMpscQueue(pow2);
@@ -196,6 +201,11 @@ public final class Worker implements Completion, SlotWaiter {
 
     public boolean isAlive() {
         return thread.isAlive();
+    }
+
+    /** The worker's ring fd, a MSG_RING target (host tests post the kernel's completions there). */
+    int ringFd() {
+        return ring.fd();
     }
 
     private void post(WorkerMessage m) {
@@ -372,11 +382,7 @@ public final class Worker implements Completion, SlotWaiter {
     }
 
     private void submitIoCmd(ServedQueue q, int tag, int cmdOp, int result) {
-        MemorySegment sqe = nextSqe();
-        Sqes.uringCmd(sqe, q.cdevFd, cmdOp, KIND_IO | (q.base + tag));
-        sqe.set(ValueLayout.JAVA_SHORT, IoUringSqe.CMD_OFFSET + UblksrvIoCmd.Q_ID_OFFSET, (short) q.qid);
-        sqe.set(ValueLayout.JAVA_SHORT, IoUringSqe.CMD_OFFSET + UblksrvIoCmd.TAG_OFFSET, (short) tag);
-        sqe.set(ValueLayout.JAVA_INT, IoUringSqe.CMD_OFFSET + UblksrvIoCmd.RESULT_OFFSET, result);
+        commands.fill(nextSqe(), q.cdevFd, q.qid, tag, cmdOp, result, KIND_IO | (q.base + tag));
     }
 
     // ---- Request state machine ----

@@ -1,0 +1,169 @@
+package io.ublk.server.worker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.ublk.blockcache.BlockTarget;
+import io.ublk.blockcache.Completion;
+import io.ublk.headers.Errno;
+import io.ublk.headers.Libc;
+import io.ublk.headers.OpenFlags;
+import io.ublk.headers.UblkIoCmd;
+import io.ublk.headers.UblkIoOp;
+import io.ublk.headers.UblkUserCopy;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The worker on the host: a real ring and pool, the ublk driver replaced by {@link HostKernel}.
+ * Each test hands the worker requests and reads back the io commands it issued, in order.
+ */
+class WorkerTest {
+    private static final int DEPTH = 4;
+    private static final int LEN = 4096;
+    private static final long WAIT_MS = 5_000;
+
+    @TempDir
+    Path dir;
+    private Worker worker;
+    private final FaultyTarget target = new FaultyTarget();
+
+    @BeforeEach
+    void startWorker() throws Exception {
+        worker = new Worker(0, -1, new WorkerConfig(LEN, 4, 64, 64), this::fill);
+        worker.start().get(WAIT_MS, TimeUnit.MILLISECONDS);
+    }
+
+    @AfterEach
+    void stopWorker() throws Exception {
+        for (HostKernel k : kernels.values()) {
+            for (int tag = 0; tag < k.depth; tag++) {
+                k.abort(tag); // as STOP_DEV: the worker releases the queue, then may exit
+            }
+        }
+        worker.requestStop();
+        worker.join(WAIT_MS);
+        assertThat(worker.isAlive()).as("worker alive after stop").isFalse();
+        for (HostKernel k : kernels.values()) {
+            k.close();
+        }
+    }
+
+    // Commands of every queue go to the kernel that attached it (by cdev fd).
+    private final java.util.Map<Integer, HostKernel> kernels = new java.util.concurrent.ConcurrentHashMap<>();
+
+    private void fill(MemorySegment sqe, int fd, int qid, int tag, int cmdOp, int result, long userData) {
+        kernels.get(fd).fill(sqe, fd, qid, tag, cmdOp, result, userData);
+    }
+
+    private HostKernel attach(int devId) throws Exception {
+        HostKernel k = new HostKernel(DEPTH, dir);
+        kernels.put(k.cdevFd, k);
+        k.bind(worker);
+        CompletableFuture<Void> fetched = new CompletableFuture<>();
+        worker.attach(devId, 0, DEPTH, k.cdevFd, k.descriptors(), target, fetched, new CompletableFuture<>());
+        fetched.get(WAIT_MS, TimeUnit.MILLISECONDS);
+        for (int tag = 0; tag < DEPTH; tag++) {
+            assertThat(k.next(WAIT_MS)).isEqualTo(new HostKernel.Command(tag, UblkIoCmd.FETCH_REQ, 0));
+        }
+        return k;
+    }
+
+    private static HostKernel.Command commit(int tag, int result) {
+        return new HostKernel.Command(tag, UblkIoCmd.COMMIT_AND_FETCH_REQ, result);
+    }
+
+    @Test
+    void servesAReadAndCopiesItsDataToTheCharDevice() throws Exception {
+        HostKernel k = attach(1);
+        k.request(2, UblkIoOp.OP_READ, 8, LEN >> 9);
+        assertThat(k.next(WAIT_MS)).isEqualTo(commit(2, LEN));
+        assertThat(readCdev(k.cdevFd, 2)).isEqualTo(FaultyTarget.fillByte(8L << 9));
+    }
+
+    private static byte readCdev(int fd, int tag) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment buf = a.allocate(LEN);
+            assertThat(Libc.pread(fd, buf, LEN, UblkUserCopy.position(0, tag, 0))).isEqualTo(LEN);
+            return buf.get(ValueLayout.JAVA_BYTE, LEN - 1);
+        }
+    }
+
+    /** Fills reads with a byte derived from the offset; throws or answers late on demand. */
+    static final class FaultyTarget implements BlockTarget {
+        volatile Throwable throwOnce;
+        volatile boolean flushLater;
+        volatile boolean readLater;
+        final java.util.concurrent.LinkedBlockingQueue<Long> pendingTag = new java.util.concurrent.LinkedBlockingQueue<>();
+        final AtomicLong calls = new AtomicLong();
+
+        static byte fillByte(long offset) {
+            return (byte) (offset >> 9 | 1);
+        }
+
+        private void maybeThrow() {
+            calls.incrementAndGet();
+            Throwable t = throwOnce;
+            if (t != null) {
+                throwOnce = null;
+                if (t instanceof RuntimeException r) {
+                    throw r;
+                }
+                throw (Error) t;
+            }
+        }
+
+        @Override
+        public long size() {
+            return 1L << 20;
+        }
+
+        @Override
+        public int read(long offset, MemorySegment dst, int length, long tag, Completion done) {
+            maybeThrow();
+            dst.asSlice(0, length).fill(fillByte(offset));
+            if (readLater) {
+                pendingTag.add(tag);
+                return PENDING;
+            }
+            return length;
+        }
+
+        @Override
+        public int write(long offset, MemorySegment src, int length, int flags, long tag, Completion done) {
+            maybeThrow();
+            return length;
+        }
+
+        @Override
+        public int flush(long tag, Completion done) {
+            maybeThrow();
+            if (flushLater) {
+                pendingTag.add(tag);
+                return PENDING;
+            }
+            return 0;
+        }
+
+        @Override
+        public int discard(long offset, long length, long tag, Completion done) {
+            maybeThrow();
+            return 0;
+        }
+
+        @Override
+        public int writeZeroes(long offset, long length, int flags, long tag, Completion done) {
+            maybeThrow();
+            return 0;
+        }
+    }
+}
