@@ -24,6 +24,10 @@ final class ServedQueue {
     int base = -1;
     /** Tags the kernel still holds a command for, or that we are serving. */
     int live;
+    /** Target throws not yet logged, and when the last report was (rate-limits the log, not the count). */
+    long targetErrorsUnreported;
+    boolean targetErrorReported;
+    long targetErrorLoggedAt;
 
     ServedQueue(int devId, int qid, int depth, int cdevFd, QueueDescriptors descriptors, BlockTarget target,
             CompletableFuture<Void> fetched, CompletableFuture<Void> finished) {

@@ -28,6 +28,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -54,6 +55,11 @@ public final class Worker implements Completion, SlotWaiter {
     // user_data: kind in the high bits, request id in the low 32.
     private static final long KIND_IO = 1L << 32;
     private static final long KIND_WAKE = 2L << 32;
+
+    /** Largest errno the kernel takes as a result; anything more negative is not an errno (e.g. PENDING). */
+    private static final int MAX_ERRNO = 4095;
+    /** At most one line per queue this often about a target that throws: a failing target is an I/O storm. */
+    private static final long TARGET_ERROR_LOG_NANOS = 10_000_000_000L;
 
     // Request states.
     private static final byte FREE = 0;
@@ -112,6 +118,9 @@ public final class Worker implements Completion, SlotWaiter {
     private long inlineAnswers;
     private long lateAnswers;
     private long errors;
+    private long targetErrors;
+    /** Answers refused off the worker thread (a tag no request has, a full queue): any answering thread. */
+    private final AtomicLong refusedAnswers = new AtomicLong();
 
     private final CompletionHandler onCqe = this::onCqe;
     private final LongMpscQueue.LongConsumer onAnswer = this::onAnswer;
@@ -173,7 +182,8 @@ public final class Worker implements Completion, SlotWaiter {
     public WorkerStats stats() {
         BouncePool p = pool;
         BouncePoolStats ps = p == null ? null : p.stats();
-        return new WorkerStats(index, cpu, queuesAttached, load.get(), requests, inlineAnswers, lateAnswers, errors, ps);
+        return new WorkerStats(index, cpu, queuesAttached, load.get(), requests, inlineAnswers, lateAnswers, errors,
+                targetErrors, refusedAnswers.get(), ps);
     }
 
     /**
@@ -223,14 +233,30 @@ public final class Worker implements Completion, SlotWaiter {
     @Override
     public void complete(long tag, int result) {
         int id = (int) tag;
+        if (id < 0 || id >= state.length) {
+            refuse("a tag no request of this worker has", tag);
+            return;
+        }
         results[id] = result;
         if (!answers.offer(id)) {
-            // Capacity is one entry per request id, so this is a broken invariant, not load.
-            throw new IllegalStateException("worker " + index + " answer queue overflow for request " + id);
+            // Capacity is one entry per request id: only a target answering more than once gets here.
+            refuse("a full answer queue (answered more than once?)", tag);
+            return;
         }
         VarHandle.fullFence();
         if (sleeping.get()) {
             wake();
+        }
+    }
+
+    /**
+     * Drops an answer the worker cannot take; the answering thread is the target's, so nothing is
+     * thrown at it. Counted, and logged once per worker: a broken target answers like this in storms.
+     */
+    private void refuse(String why, long tag) {
+        if (refusedAnswers.getAndIncrement() == 0) {
+            LOG.error("worker {}: late answer for tag {} dropped: {} (counted in ublk_worker_late_answers_dropped_total)",
+                    index, tag, why);
         }
     }
 
@@ -430,31 +456,21 @@ public final class Worker implements Completion, SlotWaiter {
         opFlags[id] = of;
         offset[id] = q.descriptors.startSector(tag) << 9;
         length[id] = q.descriptors.nrSectors(tag) << 9;
-        BlockTarget t = q.target;
-        int r;
-        switch (UblkIoOp.op(of)) {
-            case UblkIoOp.OP_READ -> {
-                r = t.prefetch(offset[id], length[id], id, this);
-                if (r == BlockTarget.PENDING) {
-                    state[id] = PREFETCH;
-                    return;
-                }
-                if (r < 0) {
-                    commit(q, id, r);
-                } else {
-                    acquireSlot(q, id);
-                }
-                return;
-            }
-            case UblkIoOp.OP_WRITE -> {
+        int op = UblkIoOp.op(of);
+        if (op == UblkIoOp.OP_WRITE) {
+            acquireSlot(q, id); // the data comes in first
+            return;
+        }
+        int r = callTarget(q, id, op, of);
+        if (op == UblkIoOp.OP_READ) { // that was the prefetch: no slot waits on a slow store
+            if (r == BlockTarget.PENDING) {
+                state[id] = PREFETCH;
+            } else if (r < 0) {
+                commit(q, id, r);
+            } else {
                 acquireSlot(q, id);
-                return;
             }
-            case UblkIoOp.OP_FLUSH -> r = t.flush(id, this);
-            case UblkIoOp.OP_DISCARD -> r = t.discard(offset[id], length[id], id, this);
-            case UblkIoOp.OP_WRITE_ZEROES -> r = t.writeZeroes(offset[id], length[id],
-                    (of & UblkIoOp.F_NOUNMAP) != 0 ? IoFlags.NOUNMAP : 0, id, this);
-            default -> r = -Errno.EOPNOTSUPP;
+            return;
         }
         if (r == BlockTarget.PENDING) {
             state[id] = TARGET;
@@ -462,6 +478,48 @@ public final class Worker implements Completion, SlotWaiter {
             inlineAnswers++;
             commit(q, id, r);
         }
+    }
+
+    /** The target call of a request without data (a READ's prefetch, FLUSH, DISCARD, WRITE_ZEROES). */
+    private int callTarget(ServedQueue q, int id, int op, int of) {
+        BlockTarget t = q.target;
+        try {
+            return switch (op) {
+                case UblkIoOp.OP_READ -> t.prefetch(offset[id], length[id], id, this);
+                case UblkIoOp.OP_FLUSH -> t.flush(id, this);
+                case UblkIoOp.OP_DISCARD -> t.discard(offset[id], length[id], id, this);
+                case UblkIoOp.OP_WRITE_ZEROES -> t.writeZeroes(offset[id], length[id],
+                        (of & UblkIoOp.F_NOUNMAP) != 0 ? IoFlags.NOUNMAP : 0, id, this);
+                default -> -Errno.EOPNOTSUPP;
+            };
+        } catch (Throwable e) {
+            return targetThrew(q, id, e);
+        }
+    }
+
+    /**
+     * A target call threw: that request answers EIO and the worker serves on, since every device on
+     * this worker would hang if it died. StackOverflowError unwinds to here with the worker's stack
+     * intact, and OutOfMemoryError is the target's (the worker allocates nothing per request), so
+     * both fail just the request; any other VirtualMachineError means the JVM itself is unusable.
+     */
+    private int targetThrew(ServedQueue q, int id, Throwable e) {
+        if (e instanceof VirtualMachineError vme && !(e instanceof OutOfMemoryError)
+                && !(e instanceof StackOverflowError)) {
+            throw vme;
+        }
+        targetErrors++;
+        q.targetErrorsUnreported++;
+        long now = System.nanoTime();
+        if (!q.targetErrorReported || now - q.targetErrorLoggedAt >= TARGET_ERROR_LOG_NANOS) {
+            q.targetErrorReported = true;
+            LOG.error("{} tag {}: the target threw; the request answers EIO ({} since the last report, at most one"
+                    + " report per {} s; ublk_worker_target_errors_total counts them all)", q, id - q.base,
+                    q.targetErrorsUnreported, TARGET_ERROR_LOG_NANOS / 1_000_000_000L, e);
+            q.targetErrorsUnreported = 0;
+            q.targetErrorLoggedAt = now;
+        }
+        return -Errno.EIO;
     }
 
     private void acquireSlot(ServedQueue q, int id) {
@@ -487,7 +545,11 @@ public final class Worker implements Completion, SlotWaiter {
         int len = length[id];
         int r;
         if (UblkIoOp.op(opFlags[id]) == UblkIoOp.OP_READ) {
-            r = q.target.read(offset[id], buf, len, id, this);
+            try {
+                r = q.target.read(offset[id], buf, len, id, this);
+            } catch (Throwable e) {
+                r = targetThrew(q, id, e);
+            }
         } else {
             long n = Libc.pread(q.cdevFd, buf, len, UblkUserCopy.position(q.qid, id - q.base, 0));
             if (n != len) {
@@ -498,7 +560,11 @@ public final class Worker implements Completion, SlotWaiter {
                 return;
             }
             int flags = (opFlags[id] & UblkIoOp.F_FUA) != 0 ? IoFlags.FUA : 0;
-            r = q.target.write(offset[id], buf, len, flags, id, this);
+            try {
+                r = q.target.write(offset[id], buf, len, flags, id, this);
+            } catch (Throwable e) {
+                r = targetThrew(q, id, e);
+            }
         }
         if (r == BlockTarget.PENDING) {
             state[id] = TARGET;
@@ -536,6 +602,9 @@ public final class Worker implements Completion, SlotWaiter {
     private void commit(ServedQueue q, int id, int result) {
         if (result < 0) {
             errors++;
+            if (result < -MAX_ERRNO) {
+                result = -Errno.EIO; // not an errno (a late PENDING, a target bug): the kernel must get one
+            }
         }
         state[id] = FETCHING;
         submitIoCmd(q, id - q.base, UblkIoCmd.COMMIT_AND_FETCH_REQ, result);

@@ -90,6 +90,40 @@ class WorkerTest {
         assertThat(readCdev(k.cdevFd, 2)).isEqualTo(FaultyTarget.fillByte(8L << 9));
     }
 
+    @Test
+    void aTargetThatThrowsFailsThatRequestWithEioAndTheWorkerServesOn() throws Exception {
+        HostKernel k = attach(1);
+        target.throwOnce = new IllegalStateException("injected target bug");
+        k.request(0, UblkIoOp.OP_READ, 0, LEN >> 9);
+        assertThat(k.next(WAIT_MS)).isEqualTo(commit(0, -Errno.EIO));
+        target.throwOnce = new StackOverflowError("injected deep recursion");
+        k.request(1, UblkIoOp.OP_FLUSH, 0, 0);
+        assertThat(k.next(WAIT_MS)).isEqualTo(commit(1, -Errno.EIO));
+        k.request(0, UblkIoOp.OP_READ, 0, LEN >> 9);
+        assertThat(k.next(WAIT_MS)).isEqualTo(commit(0, LEN));
+        assertThat(worker.isAlive()).isTrue();
+        assertThat(worker.stats().targetErrors()).isEqualTo(2);
+        assertThat(worker.stats().errors()).isEqualTo(2);
+    }
+
+    @Test
+    void aLateAnswerWithATagNoRequestHasDoesNotThrowAtTheAnswerer() throws Exception {
+        HostKernel k = attach(1);
+        Thread answerer = new Thread(() -> {
+            worker.complete(1_000_000, 0);
+            worker.complete(-1L, 0);
+        });
+        CompletableFuture<Throwable> thrown = new CompletableFuture<>();
+        answerer.setUncaughtExceptionHandler((t, e) -> thrown.complete(e));
+        answerer.start();
+        answerer.join(WAIT_MS);
+        thrown.complete(null);
+        assertThat(thrown.get()).isNull();
+        k.request(3, UblkIoOp.OP_READ, 0, LEN >> 9);
+        assertThat(k.next(WAIT_MS)).isEqualTo(commit(3, LEN));
+        assertThat(worker.stats().lateAnswersDropped()).isEqualTo(2);
+    }
+
     private static byte readCdev(int fd, int tag) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment buf = a.allocate(LEN);
