@@ -23,7 +23,9 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.VarHandle;
+import java.util.ArrayList;
 import java.util.BitSet;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -102,8 +104,12 @@ public final class Worker implements Completion, SlotWaiter {
     private final int[] opFlags;
     private final long[] offset;
     private final int[] length;
-    /** Late answers: written by the answering thread before it publishes the id on {@link #answers}. */
-    private final int[] results;
+    /**
+     * Bumped for each request an id carries; the target's tag is {@code generation << 32 | id}, so
+     * an answer for an earlier request on the same id (a target answering twice, or after it threw)
+     * is recognised and dropped without a lookup or an allocation.
+     */
+    private final int[] generation;
     /** Slot hand-offs from the pool, served from the loop (not from inside release, to bound the stack). */
     private final long[] handoffIds;
     private final int[] handoffSlots;
@@ -119,6 +125,9 @@ public final class Worker implements Completion, SlotWaiter {
     private long lateAnswers;
     private long errors;
     private long targetErrors;
+    private long droppedAnswers;
+    /** The queues attached, for detach (control path only). */
+    private final List<ServedQueue> served = new ArrayList<>();
     /** Answers refused off the worker thread (a tag no request has, a full queue): any answering thread. */
     private final AtomicLong refusedAnswers = new AtomicLong();
 
@@ -137,14 +146,14 @@ public final class Worker implements Completion, SlotWaiter {
         this.commands = commands;
         int ids = config.maxTags();
         int pow2 = Math.max(2, Integer.highestOneBit(ids - 1) << 1);
-        answers = new LongMpscQueue(pow2);
+        answers = new LongMpscQueue(pow2 * 2); // headroom: stale answers must not crowd out live ones
         queueOf = new ServedQueue[ids];
         state = new byte[ids];
         slotOf = new int[ids];
         opFlags = new int[ids];
         offset = new long[ids];
         length = new int[ids];
-        results = new int[ids];
+        generation = new int[ids];
         handoffIds = new long[pow2];
         handoffSlots = new int[pow2];
         handoffMask = pow2 - 1;
@@ -183,7 +192,7 @@ public final class Worker implements Completion, SlotWaiter {
         BouncePool p = pool;
         BouncePoolStats ps = p == null ? null : p.stats();
         return new WorkerStats(index, cpu, queuesAttached, load.get(), requests, inlineAnswers, lateAnswers, errors,
-                targetErrors, refusedAnswers.get(), ps);
+                targetErrors, droppedAnswers + refusedAnswers.get(), ps);
     }
 
     /**
@@ -196,6 +205,18 @@ public final class Worker implements Completion, SlotWaiter {
         // the target view this worker serves through (the cache binds it to the worker's journal lane)
         post(new WorkerMessage.Attach(new ServedQueue(devId, qid, depth, cdevFd, descriptors, target.lane(index), fetched,
                 finished)));
+    }
+
+    /**
+     * Lets go of a queue whose release did not come (STOP_DEV or the release wait timed out): once
+     * the returned future completes, this worker never again touches the queue's char device fd or
+     * descriptors, so the device may close and unmap them. Requests still at the target are dropped
+     * when they answer (counted); the queue's ids stay taken until every one of them came back.
+     */
+    public CompletableFuture<Void> detach(int devId, int qid) {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        post(new WorkerMessage.Detach(devId, qid, done));
+        return done;
     }
 
     /** Asks the worker to exit once no queue is attached; returns at once. */
@@ -237,8 +258,7 @@ public final class Worker implements Completion, SlotWaiter {
             refuse("a tag no request of this worker has", tag);
             return;
         }
-        results[id] = result;
-        if (!answers.offer(id)) {
+        if (!answers.offer(tag, result)) {
             // Capacity is one entry per request id: only a target answering more than once gets here.
             refuse("a full answer queue (answered more than once?)", tag);
             return;
@@ -361,6 +381,8 @@ public final class Worker implements Completion, SlotWaiter {
         while ((m = inbox.poll()) != null) {
             if (m instanceof WorkerMessage.Attach a) {
                 attachQueue(a.queue());
+            } else if (m instanceof WorkerMessage.Detach d) {
+                detachQueue(d);
             }
         }
     }
@@ -383,6 +405,7 @@ public final class Worker implements Completion, SlotWaiter {
         }
         q.live = q.depth;
         queuesAttached++;
+        served.add(q);
         try {
             ring.submit();
             q.fetched.complete(null);
@@ -390,6 +413,17 @@ public final class Worker implements Completion, SlotWaiter {
             q.fetched.completeExceptionally(e);
         }
         LOG.info("worker {} (cpu {}) serves {} ({} tags)", index, cpu, q, q.depth);
+    }
+
+    private void detachQueue(WorkerMessage.Detach d) {
+        for (ServedQueue q : served) {
+            if (q.devId == d.devId() && q.qid == d.qid() && !q.detached) {
+                q.detached = true;
+                LOG.warn("worker {} detached {} with {} tags not yet back; their late answers will be dropped", index, q,
+                        q.live);
+            }
+        }
+        d.done().complete(null); // from here on nothing below touches a detached queue's fd or descriptors
     }
 
     private int findIds(int depth) {
@@ -423,11 +457,17 @@ public final class Worker implements Completion, SlotWaiter {
         }
         int id = (int) userData;
         ServedQueue q = queueOf[id];
-        if (res == UblkIoOp.RES_OK) {
+        if (state[id] != FETCHING) {
+            // The kernel answers only commands it holds; counting this tag again would release ids in use.
+            errors++;
+            LOG.error("{} request {}: io command completion ({}) in state {} ignored", q, id, res, state[id]);
+            return;
+        }
+        if (res == UblkIoOp.RES_OK && !q.detached) {
             requests++;
             dispatch(q, id);
         } else {
-            if (res != UblkIoOp.RES_ABORT) {
+            if (res != UblkIoOp.RES_ABORT && res != UblkIoOp.RES_OK) {
                 errors++;
                 LOG.warn("{} tag {}: io command failed: {}", q, id - q.base, Errno.name(res));
             }
@@ -444,6 +484,7 @@ public final class Worker implements Completion, SlotWaiter {
             }
             usedIds.clear(q.base, q.base + q.depth);
             queuesAttached--;
+            served.remove(q);
             load.addAndGet(-q.depth);
             LOG.info("worker {} released {}", index, q);
             q.finished.complete(null);
@@ -456,6 +497,7 @@ public final class Worker implements Completion, SlotWaiter {
         opFlags[id] = of;
         offset[id] = q.descriptors.startSector(tag) << 9;
         length[id] = q.descriptors.nrSectors(tag) << 9;
+        generation[id]++;
         int op = UblkIoOp.op(of);
         if (op == UblkIoOp.OP_WRITE) {
             acquireSlot(q, id); // the data comes in first
@@ -480,16 +522,22 @@ public final class Worker implements Completion, SlotWaiter {
         }
     }
 
+    /** The target's tag for id's current request. */
+    private long tagOf(int id) {
+        return (long) generation[id] << 32 | id;
+    }
+
     /** The target call of a request without data (a READ's prefetch, FLUSH, DISCARD, WRITE_ZEROES). */
     private int callTarget(ServedQueue q, int id, int op, int of) {
         BlockTarget t = q.target;
+        long tag = tagOf(id);
         try {
             return switch (op) {
-                case UblkIoOp.OP_READ -> t.prefetch(offset[id], length[id], id, this);
-                case UblkIoOp.OP_FLUSH -> t.flush(id, this);
-                case UblkIoOp.OP_DISCARD -> t.discard(offset[id], length[id], id, this);
+                case UblkIoOp.OP_READ -> t.prefetch(offset[id], length[id], tag, this);
+                case UblkIoOp.OP_FLUSH -> t.flush(tag, this);
+                case UblkIoOp.OP_DISCARD -> t.discard(offset[id], length[id], tag, this);
                 case UblkIoOp.OP_WRITE_ZEROES -> t.writeZeroes(offset[id], length[id],
-                        (of & UblkIoOp.F_NOUNMAP) != 0 ? IoFlags.NOUNMAP : 0, id, this);
+                        (of & UblkIoOp.F_NOUNMAP) != 0 ? IoFlags.NOUNMAP : 0, tag, this);
                 default -> -Errno.EOPNOTSUPP;
             };
         } catch (Throwable e) {
@@ -535,7 +583,13 @@ public final class Worker implements Completion, SlotWaiter {
         while (handoffHead != handoffTail) {
             int i = handoffHead++ & handoffMask;
             int id = (int) handoffIds[i];
-            withSlot(queueOf[id], id, handoffSlots[i]);
+            ServedQueue q = queueOf[id];
+            if (q.detached) {
+                pool.release(handoffSlots[i]); // may hand it on to the next waiter: this loop serves that too
+                retire(q, id);
+            } else {
+                withSlot(q, id, handoffSlots[i]);
+            }
         }
     }
 
@@ -546,7 +600,7 @@ public final class Worker implements Completion, SlotWaiter {
         int r;
         if (UblkIoOp.op(opFlags[id]) == UblkIoOp.OP_READ) {
             try {
-                r = q.target.read(offset[id], buf, len, id, this);
+                r = q.target.read(offset[id], buf, len, tagOf(id), this);
             } catch (Throwable e) {
                 r = targetThrew(q, id, e);
             }
@@ -561,7 +615,7 @@ public final class Worker implements Completion, SlotWaiter {
             }
             int flags = (opFlags[id] & UblkIoOp.F_FUA) != 0 ? IoFlags.FUA : 0;
             try {
-                r = q.target.write(offset[id], buf, len, flags, id, this);
+                r = q.target.write(offset[id], buf, len, flags, tagOf(id), this);
             } catch (Throwable e) {
                 r = targetThrew(q, id, e);
             }
@@ -610,31 +664,48 @@ public final class Worker implements Completion, SlotWaiter {
         submitIoCmd(q, id - q.base, UblkIoCmd.COMMIT_AND_FETCH_REQ, result);
     }
 
-    private void onAnswer(long value) {
-        int id = (int) value;
+    private void onAnswer(long tag, int r) {
+        int id = (int) tag;
+        byte st = state[id];
+        if ((int) (tag >>> 32) != generation[id] || (st != PREFETCH && st != TARGET)) {
+            drop(queueOf[id], id, tag, "for no request waiting on it (the target answered twice, or after it threw)");
+            return;
+        }
         ServedQueue q = queueOf[id];
-        int r = results[id];
         lateAnswers++;
-        switch (state[id]) {
-            case PREFETCH -> {
-                if (r < 0) {
-                    commit(q, id, r);
-                } else {
-                    acquireSlot(q, id);
-                }
+        if (q.detached) {
+            int slot = slotOf[id];
+            if (slot >= 0) {
+                slotOf[id] = -1;
+                pool.release(slot);
             }
-            case TARGET -> {
-                int op = UblkIoOp.op(opFlags[id]);
-                if (op == UblkIoOp.OP_READ || op == UblkIoOp.OP_WRITE) {
-                    finish(q, id, r);
-                } else {
-                    commit(q, id, r);
-                }
+            drop(q, id, tag, "for a detached queue (the device is going)");
+            retire(q, id);
+            return;
+        }
+        if (st == PREFETCH) {
+            if (r < 0) {
+                commit(q, id, r);
+            } else {
+                acquireSlot(q, id);
             }
-            default -> {
-                errors++;
-                LOG.error("{} request {}: answer {} in state {} ignored (target answered twice?)", q, id, r, state[id]);
-            }
+            return;
+        }
+        int op = UblkIoOp.op(opFlags[id]);
+        if (op == UblkIoOp.OP_READ || op == UblkIoOp.OP_WRITE) {
+            finish(q, id, r);
+        } else {
+            commit(q, id, r);
+        }
+    }
+
+    /** A late answer nothing takes: counted, and logged once per queue (a broken target answers in storms). */
+    private void drop(ServedQueue q, int id, long tag, String why) {
+        droppedAnswers++;
+        if (q != null && !q.droppedAnswerReported) {
+            q.droppedAnswerReported = true;
+            LOG.warn("{} tag {}: late answer (target tag 0x{}) dropped {}; ublk_worker_late_answers_dropped_total counts"
+                    + " them all", q, id - q.base, Long.toHexString(tag), why);
         }
     }
 }

@@ -38,6 +38,9 @@ final class HostKernel implements IoCommands, AutoCloseable {
     final int depth;
     final int cdevFd;
     private int workerRingFd = -1;
+    private boolean cdevClosed;
+    /** Tags whose command the kernel holds (so an abort is what the driver could send). */
+    private final java.util.Set<Integer> held = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     HostKernel(int depth, Path dir) throws Exception {
         this.depth = depth;
@@ -57,6 +60,7 @@ final class HostKernel implements IoCommands, AutoCloseable {
         Sqes.nop(sqe, userData);
         IoUringSqe.FLAGS.set(sqe, (byte) IoUringRing.IOSQE_CQE_SKIP_SUCCESS);
         userDataOfTag.set(tag, userData);
+        held.add(tag);
         commands.add(new Command(tag, cmdOp, result));
     }
 
@@ -78,12 +82,23 @@ final class HostKernel implements IoCommands, AutoCloseable {
         post(tag, UblkIoOp.RES_OK);
     }
 
-    /** Aborts {@code tag}'s command, as STOP_DEV does. */
-    void abort(int tag) {
-        post(tag, UblkIoOp.RES_ABORT);
+    /** Aborts every command the kernel holds, as STOP_DEV does. */
+    void abortAll() {
+        for (int tag : held.toArray(Integer[]::new)) {
+            post(tag, UblkIoOp.RES_ABORT);
+        }
+    }
+
+    /** The device closes its char device (the fd number is free for the next open). */
+    void closeCdev() {
+        cdevClosed = true;
+        Libc.close(cdevFd);
     }
 
     private void post(int tag, int res) {
+        if (!held.remove(tag)) {
+            throw new IllegalStateException("the kernel holds no command for tag " + tag);
+        }
         Sqes.msgRing(ring.nextSqe(), workerRingFd, res, userDataOfTag.get(tag), true, 0);
         ring.submit();
     }
@@ -91,7 +106,9 @@ final class HostKernel implements IoCommands, AutoCloseable {
     @Override
     public void close() throws Exception {
         ring.close();
-        Libc.close(cdevFd);
+        if (!cdevClosed) {
+            Libc.close(cdevFd);
+        }
         arena.close();
         Files.deleteIfExists(cdevFile);
     }

@@ -46,9 +46,7 @@ class WorkerTest {
     @AfterEach
     void stopWorker() throws Exception {
         for (HostKernel k : kernels.values()) {
-            for (int tag = 0; tag < k.depth; tag++) {
-                k.abort(tag); // as STOP_DEV: the worker releases the queue, then may exit
-            }
+            k.abortAll(); // as STOP_DEV: the worker releases the queue, then may exit
         }
         worker.requestStop();
         worker.join(WAIT_MS);
@@ -122,6 +120,53 @@ class WorkerTest {
         k.request(3, UblkIoOp.OP_READ, 0, LEN >> 9);
         assertThat(k.next(WAIT_MS)).isEqualTo(commit(3, LEN));
         assertThat(worker.stats().lateAnswersDropped()).isEqualTo(2);
+    }
+
+    @Test
+    void aStaleLateAnswerDoesNotCompleteTheNextRequestOnItsTag() throws Exception {
+        HostKernel k = attach(1);
+        target.flushLater = true;
+        k.request(0, UblkIoOp.OP_FLUSH, 0, 0);
+        long first = target.pendingTag.take();
+        worker.complete(first, 0);
+        assertThat(k.next(WAIT_MS)).isEqualTo(commit(0, 0));
+        k.request(0, UblkIoOp.OP_FLUSH, 0, 0); // the next request on tag 0, still pending at the target
+        long second = target.pendingTag.take();
+        worker.complete(first, 0); // the target answers the first request twice
+        target.flushLater = false;
+        k.request(1, UblkIoOp.OP_FLUSH, 0, 0); // a fence: the worker drains answers before this CQE
+        assertThat(k.next(WAIT_MS)).isEqualTo(commit(1, 0));
+        worker.complete(second, -Errno.ENOSPC);
+        assertThat(k.next(WAIT_MS)).isEqualTo(commit(0, -Errno.ENOSPC));
+        assertThat(worker.stats().lateAnswersDropped()).isEqualTo(1);
+    }
+
+    @Test
+    void aLateAnswerAfterTheQueueWasDetachedTouchesNeitherItsFdNorTheKernel() throws Exception {
+        HostKernel gone = attach(1);
+        HostKernel fence = attach(2);
+        target.readLater = true;
+        gone.request(0, UblkIoOp.OP_READ, 0, LEN >> 9);
+        long tag = target.pendingTag.take();
+        target.readLater = false;
+        // The release wait timed out: the device detaches the queue, and only then closes its char
+        // device; the fd number goes to the next open, as it would in a server.
+        worker.detach(1, 0).get(WAIT_MS, TimeUnit.MILLISECONDS);
+        int fd = gone.cdevFd;
+        gone.closeCdev();
+        Path other = Files.createTempFile(dir, "reused", "");
+        int reused = Libc.open(other.toString(), OpenFlags.O_RDWR | OpenFlags.O_CLOEXEC, 0);
+        try {
+            assertThat(reused).isEqualTo(fd);
+            worker.complete(tag, LEN);
+            fence.request(0, UblkIoOp.OP_READ, 0, LEN >> 9);
+            assertThat(fence.next(WAIT_MS)).isEqualTo(commit(0, LEN));
+            assertThat(Files.size(other)).as("bytes the late answer wrote to the reused fd").isZero();
+            assertThat(gone.next(0)).as("a command for the detached queue").isNull();
+            assertThat(worker.stats().lateAnswersDropped()).isEqualTo(1);
+        } finally {
+            Libc.close(reused);
+        }
     }
 
     private static byte readCdev(int fd, int tag) {
