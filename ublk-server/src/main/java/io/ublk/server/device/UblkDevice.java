@@ -26,7 +26,8 @@ import org.slf4j.LoggerFactory;
  * One exported device through its whole life: ADD_DEV (USER_COPY, and the recovery flags so a
  * later server can take it over), SET_PARAMS, open {@code /dev/ublkcN}, map each queue's
  * descriptors, place each queue on a worker that FETCHes every tag, START_DEV from this (non-worker)
- * thread; and back: STOP_DEV, wait for the workers to release the queues, unmap, close, DEL_DEV.
+ * thread; and back: STOP_DEV, wait for the workers to release the queues (a queue not released in
+ * time is detached from its worker first), unmap, close, DEL_DEV.
  */
 public final class UblkDevice implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(UblkDevice.class);
@@ -175,6 +176,32 @@ public final class UblkDevice implements AutoCloseable {
         return Path.of("/dev/ublkc" + id);
     }
 
+    /**
+     * True once no worker can touch the char device fd or the descriptor maps any more: every queue
+     * was released, or its worker acknowledged a detach (its late answers are then dropped). A late
+     * answer must never pwrite or COMMIT through an fd number that was closed and maybe reused, so
+     * when a worker does not acknowledge, the fd and maps are leaked, not closed.
+     */
+    private boolean workersLetGo() {
+        List<CompletableFuture<Void>> detached = new ArrayList<>();
+        for (int qid = 0; qid < finished.size(); qid++) {
+            if (!finished.get(qid).isDone()) {
+                detached.add(workerOfQueue.get(qid).detach(id, qid));
+            }
+        }
+        if (detached.isEmpty()) {
+            return true;
+        }
+        try {
+            await(CompletableFuture.allOf(detached.toArray(CompletableFuture[]::new)), "detach of unreleased queues");
+            return true;
+        } catch (RuntimeException e) {
+            LOG.error("ublk{}: {}; its char device fd {} and descriptor maps stay open (leaked) so no late answer"
+                    + " reaches a reused fd", id, e.getMessage(), cdevFd);
+            return false;
+        }
+    }
+
     /** Stops serving and deletes the device; idempotent. */
     @Override
     public void close() {
@@ -197,9 +224,11 @@ public final class UblkDevice implements AutoCloseable {
                 failure = e;
             }
         }
-        descriptors.forEach(QueueDescriptors::close);
-        if (cdevFd >= 0) {
-            Libc.close(cdevFd);
+        if (workersLetGo()) {
+            descriptors.forEach(QueueDescriptors::close);
+            if (cdevFd >= 0) {
+                Libc.close(cdevFd);
+            }
         }
         try {
             control.deleteDevice(id);

@@ -43,6 +43,11 @@ public final class ServerMetrics {
         counter("ublk.worker.late.answers", "requests answered later through the answer queue", w, tags,
                 s -> s.lateAnswers());
         counter("ublk.worker.errors", "requests committed with an error", w, tags, s -> s.errors());
+        counter("ublk.worker.target.errors", "target calls that threw (that request answered EIO, the worker served on)",
+                w, tags, s -> s.targetErrors());
+        counter("ublk.worker.late.answers.dropped",
+                "late answers no request could take (bad or stale tag, queue detached at teardown)", w, tags,
+                s -> s.lateAnswersDropped());
         Gauge.builder("ublk.worker.tags", w, x -> x.stats().tags()).tags(tags)
                 .description("tags of the queues placed on this worker").register(registry);
         counter("ublk.bounce.acquires", "bounce slots handed out", w, tags, s -> pool(s).acquires());

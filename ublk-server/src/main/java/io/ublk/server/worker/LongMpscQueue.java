@@ -4,12 +4,14 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
- * A bounded many-producer, one-consumer queue of longs (Vyukov's sequence-per-cell design): the
- * way late target answers reach a worker without locks or allocation. {@link #offer} returns false
- * when full; the worker sizes it so that cannot happen (one entry per request in flight).
+ * A bounded many-producer, one-consumer queue of longs, each with an int beside it (Vyukov's
+ * sequence-per-cell design): the way late target answers (tag, result) reach a worker without
+ * locks or allocation. The pair travels in one cell, so an answerer that should not be answering
+ * cannot overwrite another's result. {@link #offer} returns false when full.
  */
 public final class LongMpscQueue {
     private final long[] values;
+    private final int[] ints;
     private final AtomicLongArray sequences;
     private final int mask;
     private final AtomicLong tail = new AtomicLong();
@@ -21,6 +23,7 @@ public final class LongMpscQueue {
             throw new IllegalArgumentException("capacity must be a power of two > 0: " + capacity);
         }
         values = new long[capacity];
+        ints = new int[capacity];
         sequences = new AtomicLongArray(capacity);
         mask = capacity - 1;
         for (int i = 0; i < capacity; i++) {
@@ -34,6 +37,11 @@ public final class LongMpscQueue {
 
     /** Any thread: appends {@code value}; false when the queue is full. */
     public boolean offer(long value) {
+        return offer(value, 0);
+    }
+
+    /** Any thread: appends {@code value} with {@code extra}; false when the queue is full. */
+    public boolean offer(long value, int extra) {
         while (true) {
             long pos = tail.get();
             int cell = (int) pos & mask;
@@ -41,6 +49,7 @@ public final class LongMpscQueue {
             if (seq == pos) {
                 if (tail.compareAndSet(pos, pos + 1)) {
                     values[cell] = value;
+                    ints[cell] = extra;
                     sequences.setRelease(cell, pos + 1);
                     return true;
                 }
@@ -68,17 +77,18 @@ public final class LongMpscQueue {
                 break;
             }
             long value = values[cell];
+            int extra = ints[cell];
             sequences.setRelease(cell, head + mask + 1);
             head++;
             n++;
-            drain.accept(value);
+            drain.accept(value, extra);
         }
         return n;
     }
 
-    /** Receives drained values. */
+    /** Receives drained values with the int offered beside each. */
     @FunctionalInterface
     public interface LongConsumer {
-        void accept(long value);
+        void accept(long value, int extra);
     }
 }

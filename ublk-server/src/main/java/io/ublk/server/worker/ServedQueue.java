@@ -24,6 +24,16 @@ final class ServedQueue {
     int base = -1;
     /** Tags the kernel still holds a command for, or that we are serving. */
     int live;
+    /** Target throws not yet logged, and when the last report was (rate-limits the log, not the count). */
+    long targetErrorsUnreported;
+    boolean targetErrorReported;
+    boolean droppedAnswerReported;
+    /**
+     * The device let go of this queue before the kernel released it: its fd and descriptors may be
+     * closed, so nothing touches them; tags coming back are retired without a commit.
+     */
+    boolean detached;
+    long targetErrorLoggedAt;
 
     ServedQueue(int devId, int qid, int depth, int cdevFd, QueueDescriptors descriptors, BlockTarget target,
             CompletableFuture<Void> fetched, CompletableFuture<Void> finished) {

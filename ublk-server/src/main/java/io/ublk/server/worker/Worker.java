@@ -7,12 +7,10 @@ import io.ublk.headers.Errno;
 import io.ublk.headers.EventFd;
 import io.ublk.headers.IoUringRing;
 import io.ublk.headers.IoUringSetup;
-import io.ublk.headers.IoUringSqe;
 import io.ublk.headers.Libc;
 import io.ublk.headers.UblkIoCmd;
 import io.ublk.headers.UblkIoOp;
 import io.ublk.headers.UblkUserCopy;
-import io.ublk.headers.UblksrvIoCmd;
 import io.ublk.server.buffer.BouncePool;
 import io.ublk.server.buffer.BouncePoolStats;
 import io.ublk.server.buffer.SlotWaiter;
@@ -25,11 +23,14 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.VarHandle;
+import java.util.ArrayList;
 import java.util.BitSet;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -57,6 +58,11 @@ public final class Worker implements Completion, SlotWaiter {
     private static final long KIND_IO = 1L << 32;
     private static final long KIND_WAKE = 2L << 32;
 
+    /** Largest errno the kernel takes as a result; anything more negative is not an errno (e.g. PENDING). */
+    private static final int MAX_ERRNO = 4095;
+    /** At most one line per queue this often about a target that throws: a failing target is an I/O storm. */
+    private static final long TARGET_ERROR_LOG_NANOS = 10_000_000_000L;
+
     // Request states.
     private static final byte FREE = 0;
     private static final byte FETCHING = 1;
@@ -77,6 +83,7 @@ public final class Worker implements Completion, SlotWaiter {
     private final int index;
     private final int cpu;
     private final WorkerConfig config;
+    private final IoCommands commands;
     private final Thread thread;
     private final ConcurrentLinkedQueue<WorkerMessage> inbox = new ConcurrentLinkedQueue<>();
     private final LongMpscQueue answers;
@@ -97,8 +104,12 @@ public final class Worker implements Completion, SlotWaiter {
     private final int[] opFlags;
     private final long[] offset;
     private final int[] length;
-    /** Late answers: written by the answering thread before it publishes the id on {@link #answers}. */
-    private final int[] results;
+    /**
+     * Bumped for each request an id carries; the target's tag is {@code generation << 32 | id}, so
+     * an answer for an earlier request on the same id (a target answering twice, or after it threw)
+     * is recognised and dropped without a lookup or an allocation.
+     */
+    private final int[] generation;
     /** Slot hand-offs from the pool, served from the loop (not from inside release, to bound the stack). */
     private final long[] handoffIds;
     private final int[] handoffSlots;
@@ -113,24 +124,36 @@ public final class Worker implements Completion, SlotWaiter {
     private long inlineAnswers;
     private long lateAnswers;
     private long errors;
+    private long targetErrors;
+    private long droppedAnswers;
+    /** The queues attached, for detach (control path only). */
+    private final List<ServedQueue> served = new ArrayList<>();
+    /** Answers refused off the worker thread (a tag no request has, a full queue): any answering thread. */
+    private final AtomicLong refusedAnswers = new AtomicLong();
 
     private final CompletionHandler onCqe = this::onCqe;
     private final LongMpscQueue.LongConsumer onAnswer = this::onAnswer;
 
     Worker(int index, int cpu, WorkerConfig config) {
+        this(index, cpu, config, IoCommands.URING_CMD);
+    }
+
+    /** A worker whose io commands go to {@code commands} (host tests: a kernel of their own). */
+    Worker(int index, int cpu, WorkerConfig config, IoCommands commands) {
         this.index = index;
         this.cpu = cpu;
         this.config = config;
+        this.commands = commands;
         int ids = config.maxTags();
         int pow2 = Math.max(2, Integer.highestOneBit(ids - 1) << 1);
-        answers = new LongMpscQueue(pow2);
+        answers = new LongMpscQueue(pow2 * 2); // headroom: stale answers must not crowd out live ones
         queueOf = new ServedQueue[ids];
         state = new byte[ids];
         slotOf = new int[ids];
         opFlags = new int[ids];
         offset = new long[ids];
         length = new int[ids];
-        results = new int[ids];
+        generation = new int[ids];
         handoffIds = new long[pow2];
         handoffSlots = new int[pow2];
         handoffMask = pow2 - 1;
@@ -168,7 +191,8 @@ public final class Worker implements Completion, SlotWaiter {
     public WorkerStats stats() {
         BouncePool p = pool;
         BouncePoolStats ps = p == null ? null : p.stats();
-        return new WorkerStats(index, cpu, queuesAttached, load.get(), requests, inlineAnswers, lateAnswers, errors, ps);
+        return new WorkerStats(index, cpu, queuesAttached, load.get(), requests, inlineAnswers, lateAnswers, errors,
+                targetErrors, droppedAnswers + refusedAnswers.get(), ps);
     }
 
     /**
@@ -181,6 +205,18 @@ public final class Worker implements Completion, SlotWaiter {
         // the target view this worker serves through (the cache binds it to the worker's journal lane)
         post(new WorkerMessage.Attach(new ServedQueue(devId, qid, depth, cdevFd, descriptors, target.lane(index), fetched,
                 finished)));
+    }
+
+    /**
+     * Lets go of a queue whose release did not come (STOP_DEV or the release wait timed out): once
+     * the returned future completes, this worker never again touches the queue's char device fd or
+     * descriptors, so the device may close and unmap them. Requests still at the target are dropped
+     * when they answer (counted); the queue's ids stay taken until every one of them came back.
+     */
+    public CompletableFuture<Void> detach(int devId, int qid) {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        post(new WorkerMessage.Detach(devId, qid, done));
+        return done;
     }
 
     /** Asks the worker to exit once no queue is attached; returns at once. */
@@ -198,6 +234,11 @@ public final class Worker implements Completion, SlotWaiter {
         return thread.isAlive();
     }
 
+    /** The worker's ring fd, a MSG_RING target (host tests post the kernel's completions there). */
+    int ringFd() {
+        return ring.fd();
+    }
+
     private void post(WorkerMessage m) {
         inbox.add(m);
         wake();
@@ -213,14 +254,29 @@ public final class Worker implements Completion, SlotWaiter {
     @Override
     public void complete(long tag, int result) {
         int id = (int) tag;
-        results[id] = result;
-        if (!answers.offer(id)) {
-            // Capacity is one entry per request id, so this is a broken invariant, not load.
-            throw new IllegalStateException("worker " + index + " answer queue overflow for request " + id);
+        if (id < 0 || id >= state.length) {
+            refuse("a tag no request of this worker has", tag);
+            return;
+        }
+        if (!answers.offer(tag, result)) {
+            // Capacity is one entry per request id: only a target answering more than once gets here.
+            refuse("a full answer queue (answered more than once?)", tag);
+            return;
         }
         VarHandle.fullFence();
         if (sleeping.get()) {
             wake();
+        }
+    }
+
+    /**
+     * Drops an answer the worker cannot take; the answering thread is the target's, so nothing is
+     * thrown at it. Counted, and logged once per worker: a broken target answers like this in storms.
+     */
+    private void refuse(String why, long tag) {
+        if (refusedAnswers.getAndIncrement() == 0) {
+            LOG.error("worker {}: late answer for tag {} dropped: {} (counted in ublk_worker_late_answers_dropped_total)",
+                    index, tag, why);
         }
     }
 
@@ -325,6 +381,8 @@ public final class Worker implements Completion, SlotWaiter {
         while ((m = inbox.poll()) != null) {
             if (m instanceof WorkerMessage.Attach a) {
                 attachQueue(a.queue());
+            } else if (m instanceof WorkerMessage.Detach d) {
+                detachQueue(d);
             }
         }
     }
@@ -347,6 +405,7 @@ public final class Worker implements Completion, SlotWaiter {
         }
         q.live = q.depth;
         queuesAttached++;
+        served.add(q);
         try {
             ring.submit();
             q.fetched.complete(null);
@@ -354,6 +413,17 @@ public final class Worker implements Completion, SlotWaiter {
             q.fetched.completeExceptionally(e);
         }
         LOG.info("worker {} (cpu {}) serves {} ({} tags)", index, cpu, q, q.depth);
+    }
+
+    private void detachQueue(WorkerMessage.Detach d) {
+        for (ServedQueue q : served) {
+            if (q.devId == d.devId() && q.qid == d.qid() && !q.detached) {
+                q.detached = true;
+                LOG.warn("worker {} detached {} with {} tags not yet back; their late answers will be dropped", index, q,
+                        q.live);
+            }
+        }
+        d.done().complete(null); // from here on nothing below touches a detached queue's fd or descriptors
     }
 
     private int findIds(int depth) {
@@ -372,11 +442,7 @@ public final class Worker implements Completion, SlotWaiter {
     }
 
     private void submitIoCmd(ServedQueue q, int tag, int cmdOp, int result) {
-        MemorySegment sqe = nextSqe();
-        Sqes.uringCmd(sqe, q.cdevFd, cmdOp, KIND_IO | (q.base + tag));
-        sqe.set(ValueLayout.JAVA_SHORT, IoUringSqe.CMD_OFFSET + UblksrvIoCmd.Q_ID_OFFSET, (short) q.qid);
-        sqe.set(ValueLayout.JAVA_SHORT, IoUringSqe.CMD_OFFSET + UblksrvIoCmd.TAG_OFFSET, (short) tag);
-        sqe.set(ValueLayout.JAVA_INT, IoUringSqe.CMD_OFFSET + UblksrvIoCmd.RESULT_OFFSET, result);
+        commands.fill(nextSqe(), q.cdevFd, q.qid, tag, cmdOp, result, KIND_IO | (q.base + tag));
     }
 
     // ---- Request state machine ----
@@ -391,11 +457,17 @@ public final class Worker implements Completion, SlotWaiter {
         }
         int id = (int) userData;
         ServedQueue q = queueOf[id];
-        if (res == UblkIoOp.RES_OK) {
+        if (state[id] != FETCHING) {
+            // The kernel answers only commands it holds; counting this tag again would release ids in use.
+            errors++;
+            LOG.error("{} request {}: io command completion ({}) in state {} ignored", q, id, res, state[id]);
+            return;
+        }
+        if (res == UblkIoOp.RES_OK && !q.detached) {
             requests++;
             dispatch(q, id);
         } else {
-            if (res != UblkIoOp.RES_ABORT) {
+            if (res != UblkIoOp.RES_ABORT && res != UblkIoOp.RES_OK) {
                 errors++;
                 LOG.warn("{} tag {}: io command failed: {}", q, id - q.base, Errno.name(res));
             }
@@ -412,6 +484,7 @@ public final class Worker implements Completion, SlotWaiter {
             }
             usedIds.clear(q.base, q.base + q.depth);
             queuesAttached--;
+            served.remove(q);
             load.addAndGet(-q.depth);
             LOG.info("worker {} released {}", index, q);
             q.finished.complete(null);
@@ -424,31 +497,22 @@ public final class Worker implements Completion, SlotWaiter {
         opFlags[id] = of;
         offset[id] = q.descriptors.startSector(tag) << 9;
         length[id] = q.descriptors.nrSectors(tag) << 9;
-        BlockTarget t = q.target;
-        int r;
-        switch (UblkIoOp.op(of)) {
-            case UblkIoOp.OP_READ -> {
-                r = t.prefetch(offset[id], length[id], id, this);
-                if (r == BlockTarget.PENDING) {
-                    state[id] = PREFETCH;
-                    return;
-                }
-                if (r < 0) {
-                    commit(q, id, r);
-                } else {
-                    acquireSlot(q, id);
-                }
-                return;
-            }
-            case UblkIoOp.OP_WRITE -> {
+        generation[id]++;
+        int op = UblkIoOp.op(of);
+        if (op == UblkIoOp.OP_WRITE) {
+            acquireSlot(q, id); // the data comes in first
+            return;
+        }
+        int r = callTarget(q, id, op, of);
+        if (op == UblkIoOp.OP_READ) { // that was the prefetch: no slot waits on a slow store
+            if (r == BlockTarget.PENDING) {
+                state[id] = PREFETCH;
+            } else if (r < 0) {
+                commit(q, id, r);
+            } else {
                 acquireSlot(q, id);
-                return;
             }
-            case UblkIoOp.OP_FLUSH -> r = t.flush(id, this);
-            case UblkIoOp.OP_DISCARD -> r = t.discard(offset[id], length[id], id, this);
-            case UblkIoOp.OP_WRITE_ZEROES -> r = t.writeZeroes(offset[id], length[id],
-                    (of & UblkIoOp.F_NOUNMAP) != 0 ? IoFlags.NOUNMAP : 0, id, this);
-            default -> r = -Errno.EOPNOTSUPP;
+            return;
         }
         if (r == BlockTarget.PENDING) {
             state[id] = TARGET;
@@ -456,6 +520,54 @@ public final class Worker implements Completion, SlotWaiter {
             inlineAnswers++;
             commit(q, id, r);
         }
+    }
+
+    /** The target's tag for id's current request. */
+    private long tagOf(int id) {
+        return (long) generation[id] << 32 | id;
+    }
+
+    /** The target call of a request without data (a READ's prefetch, FLUSH, DISCARD, WRITE_ZEROES). */
+    private int callTarget(ServedQueue q, int id, int op, int of) {
+        BlockTarget t = q.target;
+        long tag = tagOf(id);
+        try {
+            return switch (op) {
+                case UblkIoOp.OP_READ -> t.prefetch(offset[id], length[id], tag, this);
+                case UblkIoOp.OP_FLUSH -> t.flush(tag, this);
+                case UblkIoOp.OP_DISCARD -> t.discard(offset[id], length[id], tag, this);
+                case UblkIoOp.OP_WRITE_ZEROES -> t.writeZeroes(offset[id], length[id],
+                        (of & UblkIoOp.F_NOUNMAP) != 0 ? IoFlags.NOUNMAP : 0, tag, this);
+                default -> -Errno.EOPNOTSUPP;
+            };
+        } catch (Throwable e) {
+            return targetThrew(q, id, e);
+        }
+    }
+
+    /**
+     * A target call threw: that request answers EIO and the worker serves on, since every device on
+     * this worker would hang if it died. StackOverflowError unwinds to here with the worker's stack
+     * intact, and OutOfMemoryError is the target's (the worker allocates nothing per request), so
+     * both fail just the request; any other VirtualMachineError means the JVM itself is unusable.
+     */
+    private int targetThrew(ServedQueue q, int id, Throwable e) {
+        if (e instanceof VirtualMachineError vme && !(e instanceof OutOfMemoryError)
+                && !(e instanceof StackOverflowError)) {
+            throw vme;
+        }
+        targetErrors++;
+        q.targetErrorsUnreported++;
+        long now = System.nanoTime();
+        if (!q.targetErrorReported || now - q.targetErrorLoggedAt >= TARGET_ERROR_LOG_NANOS) {
+            q.targetErrorReported = true;
+            LOG.error("{} tag {}: the target threw; the request answers EIO ({} since the last report, at most one"
+                    + " report per {} s; ublk_worker_target_errors_total counts them all)", q, id - q.base,
+                    q.targetErrorsUnreported, TARGET_ERROR_LOG_NANOS / 1_000_000_000L, e);
+            q.targetErrorsUnreported = 0;
+            q.targetErrorLoggedAt = now;
+        }
+        return -Errno.EIO;
     }
 
     private void acquireSlot(ServedQueue q, int id) {
@@ -471,7 +583,13 @@ public final class Worker implements Completion, SlotWaiter {
         while (handoffHead != handoffTail) {
             int i = handoffHead++ & handoffMask;
             int id = (int) handoffIds[i];
-            withSlot(queueOf[id], id, handoffSlots[i]);
+            ServedQueue q = queueOf[id];
+            if (q.detached) {
+                pool.release(handoffSlots[i]); // may hand it on to the next waiter: this loop serves that too
+                retire(q, id);
+            } else {
+                withSlot(q, id, handoffSlots[i]);
+            }
         }
     }
 
@@ -481,7 +599,11 @@ public final class Worker implements Completion, SlotWaiter {
         int len = length[id];
         int r;
         if (UblkIoOp.op(opFlags[id]) == UblkIoOp.OP_READ) {
-            r = q.target.read(offset[id], buf, len, id, this);
+            try {
+                r = q.target.read(offset[id], buf, len, tagOf(id), this);
+            } catch (Throwable e) {
+                r = targetThrew(q, id, e);
+            }
         } else {
             long n = Libc.pread(q.cdevFd, buf, len, UblkUserCopy.position(q.qid, id - q.base, 0));
             if (n != len) {
@@ -492,7 +614,11 @@ public final class Worker implements Completion, SlotWaiter {
                 return;
             }
             int flags = (opFlags[id] & UblkIoOp.F_FUA) != 0 ? IoFlags.FUA : 0;
-            r = q.target.write(offset[id], buf, len, flags, id, this);
+            try {
+                r = q.target.write(offset[id], buf, len, flags, tagOf(id), this);
+            } catch (Throwable e) {
+                r = targetThrew(q, id, e);
+            }
         }
         if (r == BlockTarget.PENDING) {
             state[id] = TARGET;
@@ -530,36 +656,56 @@ public final class Worker implements Completion, SlotWaiter {
     private void commit(ServedQueue q, int id, int result) {
         if (result < 0) {
             errors++;
+            if (result < -MAX_ERRNO) {
+                result = -Errno.EIO; // not an errno (a late PENDING, a target bug): the kernel must get one
+            }
         }
         state[id] = FETCHING;
         submitIoCmd(q, id - q.base, UblkIoCmd.COMMIT_AND_FETCH_REQ, result);
     }
 
-    private void onAnswer(long value) {
-        int id = (int) value;
+    private void onAnswer(long tag, int r) {
+        int id = (int) tag;
+        byte st = state[id];
+        if ((int) (tag >>> 32) != generation[id] || (st != PREFETCH && st != TARGET)) {
+            drop(queueOf[id], id, tag, "for no request waiting on it (the target answered twice, or after it threw)");
+            return;
+        }
         ServedQueue q = queueOf[id];
-        int r = results[id];
         lateAnswers++;
-        switch (state[id]) {
-            case PREFETCH -> {
-                if (r < 0) {
-                    commit(q, id, r);
-                } else {
-                    acquireSlot(q, id);
-                }
+        if (q.detached) {
+            int slot = slotOf[id];
+            if (slot >= 0) {
+                slotOf[id] = -1;
+                pool.release(slot);
             }
-            case TARGET -> {
-                int op = UblkIoOp.op(opFlags[id]);
-                if (op == UblkIoOp.OP_READ || op == UblkIoOp.OP_WRITE) {
-                    finish(q, id, r);
-                } else {
-                    commit(q, id, r);
-                }
+            drop(q, id, tag, "for a detached queue (the device is going)");
+            retire(q, id);
+            return;
+        }
+        if (st == PREFETCH) {
+            if (r < 0) {
+                commit(q, id, r);
+            } else {
+                acquireSlot(q, id);
             }
-            default -> {
-                errors++;
-                LOG.error("{} request {}: answer {} in state {} ignored (target answered twice?)", q, id, r, state[id]);
-            }
+            return;
+        }
+        int op = UblkIoOp.op(opFlags[id]);
+        if (op == UblkIoOp.OP_READ || op == UblkIoOp.OP_WRITE) {
+            finish(q, id, r);
+        } else {
+            commit(q, id, r);
+        }
+    }
+
+    /** A late answer nothing takes: counted, and logged once per queue (a broken target answers in storms). */
+    private void drop(ServedQueue q, int id, long tag, String why) {
+        droppedAnswers++;
+        if (q != null && !q.droppedAnswerReported) {
+            q.droppedAnswerReported = true;
+            LOG.warn("{} tag {}: late answer (target tag 0x{}) dropped {}; ublk_worker_late_answers_dropped_total counts"
+                    + " them all", q, id - q.base, Long.toHexString(tag), why);
         }
     }
 }

@@ -18,9 +18,9 @@ class LongMpscQueueTest {
         }
         assertThat(q.offer(5)).isFalse();
         List<Long> out = new ArrayList<>();
-        assertThat(q.drain(out::add, 3)).isEqualTo(3);
+        assertThat(q.drain((v, x) -> out.add(v), 3)).isEqualTo(3);
         assertThat(q.offer(5)).isTrue();
-        q.drain(out::add, Integer.MAX_VALUE);
+        q.drain((v, x) -> out.add(v), Integer.MAX_VALUE);
         assertThat(out).containsExactly(1L, 2L, 3L, 4L, 5L);
         assertThat(q.isEmpty()).isTrue();
     }
@@ -31,7 +31,7 @@ class LongMpscQueueTest {
     }
 
     @Test
-    void manyProducersLoseNothingAndKeepEachProducersOrder() throws Exception {
+    void manyProducersLoseNothingKeepEachProducersOrderAndEachValuesInt() throws Exception {
         int producers = 4;
         int perProducer = 50_000;
         LongMpscQueue q = new LongMpscQueue(1024);
@@ -46,7 +46,7 @@ class LongMpscQueueTest {
                     return;
                 }
                 for (long i = 0; i < perProducer; i++) {
-                    while (!q.offer(id << 32 | i)) {
+                    while (!q.offer(id << 32 | i, (int) (i * 31 + id))) {
                         Thread.onSpinWait();
                     }
                 }
@@ -58,9 +58,10 @@ class LongMpscQueueTest {
         long[] received = {0};
         go.countDown();
         while (received[0] < (long) producers * perProducer) {
-            q.drain(v -> {
+            q.drain((v, extra) -> {
                 int p = (int) (v >>> 32);
                 assertThat(v & 0xFFFF_FFFFL).isEqualTo(next[p]);
+                assertThat(extra).as("the int offered with the value").isEqualTo((int) (next[p] * 31 + p));
                 next[p]++;
                 received[0]++;
             }, 256);

@@ -1,0 +1,248 @@
+package io.ublk.server.worker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.ublk.blockcache.BlockTarget;
+import io.ublk.blockcache.Completion;
+import io.ublk.headers.Errno;
+import io.ublk.headers.Libc;
+import io.ublk.headers.OpenFlags;
+import io.ublk.headers.UblkIoCmd;
+import io.ublk.headers.UblkIoOp;
+import io.ublk.headers.UblkUserCopy;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The worker on the host: a real ring and pool, the ublk driver replaced by {@link HostKernel}.
+ * Each test hands the worker requests and reads back the io commands it issued, in order.
+ */
+class WorkerTest {
+    private static final int DEPTH = 4;
+    private static final int LEN = 4096;
+    private static final long WAIT_MS = 5_000;
+
+    @TempDir
+    Path dir;
+    private Worker worker;
+    private final FaultyTarget target = new FaultyTarget();
+
+    @BeforeEach
+    void startWorker() throws Exception {
+        worker = new Worker(0, -1, new WorkerConfig(LEN, 4, 64, 64), this::fill);
+        worker.start().get(WAIT_MS, TimeUnit.MILLISECONDS);
+    }
+
+    @AfterEach
+    void stopWorker() throws Exception {
+        for (HostKernel k : kernels.values()) {
+            k.abortAll(); // as STOP_DEV: the worker releases the queue, then may exit
+        }
+        worker.requestStop();
+        worker.join(WAIT_MS);
+        assertThat(worker.isAlive()).as("worker alive after stop").isFalse();
+        for (HostKernel k : kernels.values()) {
+            k.close();
+        }
+    }
+
+    // Commands of every queue go to the kernel that attached it (by cdev fd).
+    private final java.util.Map<Integer, HostKernel> kernels = new java.util.concurrent.ConcurrentHashMap<>();
+
+    private void fill(MemorySegment sqe, int fd, int qid, int tag, int cmdOp, int result, long userData) {
+        kernels.get(fd).fill(sqe, fd, qid, tag, cmdOp, result, userData);
+    }
+
+    private HostKernel attach(int devId) throws Exception {
+        HostKernel k = new HostKernel(DEPTH, dir);
+        kernels.put(k.cdevFd, k);
+        k.bind(worker);
+        CompletableFuture<Void> fetched = new CompletableFuture<>();
+        worker.attach(devId, 0, DEPTH, k.cdevFd, k.descriptors(), target, fetched, new CompletableFuture<>());
+        fetched.get(WAIT_MS, TimeUnit.MILLISECONDS);
+        for (int tag = 0; tag < DEPTH; tag++) {
+            assertThat(k.next(WAIT_MS)).isEqualTo(new HostKernel.Command(tag, UblkIoCmd.FETCH_REQ, 0));
+        }
+        return k;
+    }
+
+    private static HostKernel.Command commit(int tag, int result) {
+        return new HostKernel.Command(tag, UblkIoCmd.COMMIT_AND_FETCH_REQ, result);
+    }
+
+    @Test
+    void servesAReadAndCopiesItsDataToTheCharDevice() throws Exception {
+        HostKernel k = attach(1);
+        k.request(2, UblkIoOp.OP_READ, 8, LEN >> 9);
+        assertThat(k.next(WAIT_MS)).isEqualTo(commit(2, LEN));
+        assertThat(readCdev(k.cdevFd, 2)).isEqualTo(FaultyTarget.fillByte(8L << 9));
+    }
+
+    @Test
+    void aTargetThatThrowsFailsThatRequestWithEioAndTheWorkerServesOn() throws Exception {
+        HostKernel k = attach(1);
+        target.throwOnce = new IllegalStateException("injected target bug");
+        k.request(0, UblkIoOp.OP_READ, 0, LEN >> 9);
+        assertThat(k.next(WAIT_MS)).isEqualTo(commit(0, -Errno.EIO));
+        target.throwOnce = new StackOverflowError("injected deep recursion");
+        k.request(1, UblkIoOp.OP_FLUSH, 0, 0);
+        assertThat(k.next(WAIT_MS)).isEqualTo(commit(1, -Errno.EIO));
+        k.request(0, UblkIoOp.OP_READ, 0, LEN >> 9);
+        assertThat(k.next(WAIT_MS)).isEqualTo(commit(0, LEN));
+        assertThat(worker.isAlive()).isTrue();
+        assertThat(worker.stats().targetErrors()).isEqualTo(2);
+        assertThat(worker.stats().errors()).isEqualTo(2);
+    }
+
+    @Test
+    void aLateAnswerWithATagNoRequestHasDoesNotThrowAtTheAnswerer() throws Exception {
+        HostKernel k = attach(1);
+        Thread answerer = new Thread(() -> {
+            worker.complete(1_000_000, 0);
+            worker.complete(-1L, 0);
+        });
+        CompletableFuture<Throwable> thrown = new CompletableFuture<>();
+        answerer.setUncaughtExceptionHandler((t, e) -> thrown.complete(e));
+        answerer.start();
+        answerer.join(WAIT_MS);
+        thrown.complete(null);
+        assertThat(thrown.get()).isNull();
+        k.request(3, UblkIoOp.OP_READ, 0, LEN >> 9);
+        assertThat(k.next(WAIT_MS)).isEqualTo(commit(3, LEN));
+        assertThat(worker.stats().lateAnswersDropped()).isEqualTo(2);
+    }
+
+    @Test
+    void aStaleLateAnswerDoesNotCompleteTheNextRequestOnItsTag() throws Exception {
+        HostKernel k = attach(1);
+        target.flushLater = true;
+        k.request(0, UblkIoOp.OP_FLUSH, 0, 0);
+        long first = target.pendingTag.take();
+        worker.complete(first, 0);
+        assertThat(k.next(WAIT_MS)).isEqualTo(commit(0, 0));
+        k.request(0, UblkIoOp.OP_FLUSH, 0, 0); // the next request on tag 0, still pending at the target
+        long second = target.pendingTag.take();
+        worker.complete(first, 0); // the target answers the first request twice
+        target.flushLater = false;
+        k.request(1, UblkIoOp.OP_FLUSH, 0, 0); // a fence: the worker drains answers before this CQE
+        assertThat(k.next(WAIT_MS)).isEqualTo(commit(1, 0));
+        worker.complete(second, -Errno.ENOSPC);
+        assertThat(k.next(WAIT_MS)).isEqualTo(commit(0, -Errno.ENOSPC));
+        assertThat(worker.stats().lateAnswersDropped()).isEqualTo(1);
+    }
+
+    @Test
+    void aLateAnswerAfterTheQueueWasDetachedTouchesNeitherItsFdNorTheKernel() throws Exception {
+        HostKernel gone = attach(1);
+        HostKernel fence = attach(2);
+        target.readLater = true;
+        gone.request(0, UblkIoOp.OP_READ, 0, LEN >> 9);
+        long tag = target.pendingTag.take();
+        target.readLater = false;
+        // The release wait timed out: the device detaches the queue, and only then closes its char
+        // device; the fd number goes to the next open, as it would in a server.
+        worker.detach(1, 0).get(WAIT_MS, TimeUnit.MILLISECONDS);
+        int fd = gone.cdevFd;
+        gone.closeCdev();
+        Path other = Files.createTempFile(dir, "reused", "");
+        int reused = Libc.open(other.toString(), OpenFlags.O_RDWR | OpenFlags.O_CLOEXEC, 0);
+        try {
+            assertThat(reused).isEqualTo(fd);
+            worker.complete(tag, LEN);
+            fence.request(0, UblkIoOp.OP_READ, 0, LEN >> 9);
+            assertThat(fence.next(WAIT_MS)).isEqualTo(commit(0, LEN));
+            assertThat(Files.size(other)).as("bytes the late answer wrote to the reused fd").isZero();
+            assertThat(gone.next(0)).as("a command for the detached queue").isNull();
+            assertThat(worker.stats().lateAnswersDropped()).isEqualTo(1);
+        } finally {
+            Libc.close(reused);
+        }
+    }
+
+    private static byte readCdev(int fd, int tag) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment buf = a.allocate(LEN);
+            assertThat(Libc.pread(fd, buf, LEN, UblkUserCopy.position(0, tag, 0))).isEqualTo(LEN);
+            return buf.get(ValueLayout.JAVA_BYTE, LEN - 1);
+        }
+    }
+
+    /** Fills reads with a byte derived from the offset; throws or answers late on demand. */
+    static final class FaultyTarget implements BlockTarget {
+        volatile Throwable throwOnce;
+        volatile boolean flushLater;
+        volatile boolean readLater;
+        final java.util.concurrent.LinkedBlockingQueue<Long> pendingTag = new java.util.concurrent.LinkedBlockingQueue<>();
+        final AtomicLong calls = new AtomicLong();
+
+        static byte fillByte(long offset) {
+            return (byte) (offset >> 9 | 1);
+        }
+
+        private void maybeThrow() {
+            calls.incrementAndGet();
+            Throwable t = throwOnce;
+            if (t != null) {
+                throwOnce = null;
+                if (t instanceof RuntimeException r) {
+                    throw r;
+                }
+                throw (Error) t;
+            }
+        }
+
+        @Override
+        public long size() {
+            return 1L << 20;
+        }
+
+        @Override
+        public int read(long offset, MemorySegment dst, int length, long tag, Completion done) {
+            maybeThrow();
+            dst.asSlice(0, length).fill(fillByte(offset));
+            if (readLater) {
+                pendingTag.add(tag);
+                return PENDING;
+            }
+            return length;
+        }
+
+        @Override
+        public int write(long offset, MemorySegment src, int length, int flags, long tag, Completion done) {
+            maybeThrow();
+            return length;
+        }
+
+        @Override
+        public int flush(long tag, Completion done) {
+            maybeThrow();
+            if (flushLater) {
+                pendingTag.add(tag);
+                return PENDING;
+            }
+            return 0;
+        }
+
+        @Override
+        public int discard(long offset, long length, long tag, Completion done) {
+            maybeThrow();
+            return 0;
+        }
+
+        @Override
+        public int writeZeroes(long offset, long length, int flags, long tag, Completion done) {
+            maybeThrow();
+            return 0;
+        }
+    }
+}
