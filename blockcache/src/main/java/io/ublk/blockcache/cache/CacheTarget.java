@@ -255,31 +255,43 @@ public final class CacheTarget implements BlockTarget {
             }
         }
         all.whenComplete((v, ex) -> {
-            if (ex != null) {
-                done.complete(tag, -EIO);
-                return;
-            }
-            boolean ok;
-            int g = guard.enter();
             try {
-                ok = readNow(offset, dst, length, fetched, first);
-            } catch (java.io.UncheckedIOException e) {
-                if (attempts == 0) {
-                    LOG.warn("volume '{}': cannot read back dirty data from the journal: {}", volume.name, e.getMessage());
-                }
-                ok = false;
-            } finally {
-                guard.exit(g);
-            }
-            if (ok) {
-                done.complete(tag, length);
-            } else if (attempts > 0) {
-                // the uploader committed a newer version meanwhile: fetch that one
-                readLate(offset, dst, length, tag, done, attempts - 1);
-            } else {
+                finishLate(offset, dst, length, tag, done, attempts, ex, fetched, first);
+            } catch (Throwable e) {
+                // A CompletableFuture swallows what its callback throws: answer here, or the
+                // request would never complete (and a queue freeze would wait on it forever).
+                LOG.error("volume '{}': a read failed unexpectedly; it answers EIO", volume.name, e);
                 done.complete(tag, -EIO);
             }
         });
+    }
+
+    private void finishLate(long offset, MemorySegment dst, int length, long tag, Completion done, int attempts,
+            Throwable ex, CleanBlock[] fetched, int first) {
+        if (ex != null) {
+            done.complete(tag, -EIO);
+            return;
+        }
+        boolean ok;
+        int g = guard.enter();
+        try {
+            ok = readNow(offset, dst, length, fetched, first);
+        } catch (java.io.UncheckedIOException e) {
+            if (attempts == 0) {
+                LOG.warn("volume '{}': cannot read back dirty data from the journal: {}", volume.name, e.getMessage());
+            }
+            ok = false;
+        } finally {
+            guard.exit(g);
+        }
+        if (ok) {
+            done.complete(tag, length);
+        } else if (attempts > 0) {
+            // the uploader committed a newer version meanwhile: fetch that one
+            readLate(offset, dst, length, tag, done, attempts - 1);
+        } else {
+            done.complete(tag, -EIO);
+        }
     }
 
     private boolean readNow(long offset, MemorySegment dst, int length) {
