@@ -3,6 +3,8 @@ package io.ublk.blockcache.cache;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.ublk.blockcache.Requests;
+import io.ublk.blockcache.cache.volume.WriterLease;
+import io.ublk.s3.FaultInjectingStore;
 import io.ublk.s3.LocalObjectStore;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -90,7 +92,7 @@ class CacheSupervisionTest {
 
     @Test
     void aLeaseRenewalThatThrowsIsRetriedAndRenewalsGoOn() throws Exception {
-        CacheConfig c = config().withLease(io.ublk.blockcache.cache.volume.WriterLease.Terms.of(Duration.ofSeconds(1)));
+        CacheConfig c = config().withLease(WriterLease.Terms.of(Duration.ofSeconds(1)));
         try (CacheTarget t = CacheTarget.open(c, store); Io io = new Io(t, t::stopped)) {
             store.throwOnNextPutIfMatch = new OutOfMemoryError("injected: thrown by the store client");
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
@@ -100,6 +102,74 @@ class CacheSupervisionTest {
             }
             assertThat(t.stats().leaseRenewFailures()).isPositive();
             assertThat(io.flush()).isZero();
+        }
+    }
+
+    // ---- compaction
+
+    /** Segments of 4 blocks; any segment with a dead block is worth compacting; deletes at once. */
+    CacheConfig compacting(String cache) {
+        return CacheConfig.of(tmp.resolve(cache), "vol", 64L * BS).withSizes(16L * BS, 8L * BS, 4L * BS)
+                .withUpload(Duration.ofMinutes(10), 2) // rounds only at drain: one epoch, whole segments
+                .withCompaction(new CacheConfig.Compaction(1.0, 1, Duration.ZERO))
+                .withLease(WriterLease.Terms.of(Duration.ofSeconds(1)));
+    }
+
+    /** Writes blocks 0-7 (two segments of 4), commits, overwrites block 0 and commits: a segment is then 3/4 live. */
+    static void makeGarbage(CacheTarget t, Io io) throws InterruptedException {
+        byte[] b = new byte[BS];
+        for (int i = 0; i < 8; i++) {
+            new Random(i).nextBytes(b);
+            assertThat(io.write((long) i * BS, b, 0)).isEqualTo(BS);
+        }
+        t.drain();
+        new Random(99).nextBytes(b);
+        assertThat(io.write(0, b, 0)).isEqualTo(BS);
+        t.drain();
+    }
+
+    @Test
+    void aCompactionThatKeepsFailingBacksOff() throws Exception {
+        FaultInjectingStore faulty = new FaultInjectingStore(local);
+        try (CacheTarget t = CacheTarget.open(compacting("c"), faulty); Io io = new Io(t, t::stopped)) {
+            // the compaction's segment reads fail: nothing else reads here
+            faulty.failRandomly(1.0, 5, FaultInjectingStore.Op.GET);
+            makeGarbage(t, io);
+            int before = faulty.injected();
+            Thread.sleep(3000);
+            int attempts = faulty.injected() - before;
+            // every idle turn (50 ms) retried before: ~60 in 3 s
+            assertThat(attempts).as("compaction attempts in 3 s of failures").isBetween(1, 4);
+            faulty.failRandomly(0, 5);
+            assertThat(t.stopped()).isNull();
+        }
+    }
+
+    @Test
+    void aFencedWritersCompactionStopsInsteadOfPuttingSegmentsForever() throws Exception {
+        FaultInjectingStore faultyA = new FaultInjectingStore(local);
+        CountingStore a = new CountingStore(faultyA);
+        try (CacheTarget ta = CacheTarget.open(compacting("a"), a); Io ia = new Io(ta, ta::stopped)) {
+            faultyA.failRandomly(1.0, 6, FaultInjectingStore.Op.GET); // holds A's compaction off
+            makeGarbage(ta, ia);
+            // B never compacts, so A's compaction finds its segments and reaches the manifest, B's by then
+            CacheConfig never = compacting("b").withCompaction(new CacheConfig.Compaction(1.0, Long.MAX_VALUE, Duration.ZERO));
+            try (CacheTarget tb = CacheTarget.open(never, local, OpenOptions.DEFAULT.withTakeover())) {
+                faultyA.failRandomly(0, 6); // A's compaction runs now, against B's newer manifest
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+                int segments = a.plainPuts.get();
+                while (a.plainPuts.get() == segments) {
+                    assertThat(System.nanoTime()).as("A's compaction tried").isLessThan(deadline);
+                    Thread.sleep(20);
+                }
+                Thread.sleep(500);
+                int calls = a.calls();
+                Thread.sleep(3000);
+                // before: a retry every 50 ms, each a segment PUT and a manifest PUT that failed again
+                assertThat(a.calls() - calls).as("A's store calls in 3 s after its compaction met B's manifest")
+                        .isZero();
+                assertThat(tb.stopped()).isNull();
+            }
         }
     }
 }

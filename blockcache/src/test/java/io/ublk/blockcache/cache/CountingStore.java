@@ -14,6 +14,8 @@ final class CountingStore implements ObjectStore {
     final AtomicInteger rangeGets = new AtomicInteger();
     final AtomicInteger puts = new AtomicInteger();
     final AtomicInteger lists = new AtomicInteger();
+    /** Unconditional PUTs alone (segments, checkpoints; not manifests or the lease). */
+    final AtomicInteger plainPuts = new AtomicInteger();
 
     /** Thrown (synchronously, once) by the next plain PUT: a bug (RuntimeException) or an Error deep in a store call. */
     volatile Throwable throwOnNextPut;
@@ -44,6 +46,7 @@ final class CountingStore implements ObjectStore {
             throwUnchecked(e);
         }
         puts.incrementAndGet();
+        plainPuts.incrementAndGet();
         return store.put(key, data);
     }
 

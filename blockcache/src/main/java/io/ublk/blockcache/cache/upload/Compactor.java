@@ -11,8 +11,11 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -41,15 +44,48 @@ final class Compactor {
         this.segmentBytes = config.segmentBytes();
     }
 
-    /** Compacts if the reclaimable bytes passed the policy's minimum; a store failure throws (retried later). */
+    /** First wait after a failed compaction; doubled per failure up to {@link #MAX_BACKOFF_NANOS}. */
+    static final long FIRST_BACKOFF_NANOS = TimeUnit.SECONDS.toNanos(1);
+    static final long MAX_BACKOFF_NANOS = TimeUnit.MINUTES.toNanos(10);
+
+    private long backoffNanos = FIRST_BACKOFF_NANOS;
+    /** No attempt before this (System.nanoTime()); 0 with no failure pending. */
+    private long notBefore;
+    /** Segments holding a block that failed its checksum: left where they are (reads of it answer EIO). */
+    private final Set<Integer> damaged = new HashSet<>();
+
+    /**
+     * Compacts if the reclaimable bytes passed the policy's minimum. A failure backs off
+     * exponentially (one turn of the uploader is 50 ms: retrying each would hammer the store);
+     * it throws, except a damaged block, which leaves its segment out from then on.
+     */
     void maybeCompact() {
+        if (notBefore != 0 && System.nanoTime() - notBefore < 0) {
+            return;
+        }
+        boolean ok = false;
+        try {
+            ok = compact();
+        } finally {
+            if (ok) {
+                notBefore = 0;
+                backoffNanos = FIRST_BACKOFF_NANOS;
+            } else {
+                notBefore = System.nanoTime() + backoffNanos;
+                backoffNanos = Math.min(backoffNanos * 2, MAX_BACKOFF_NANOS);
+            }
+        }
+    }
+
+    /** One attempt; false if a damaged block stopped it. */
+    private boolean compact() {
         BlockIndex index = volume.index;
         int bs = volume.blockSize();
         // Reclaimable: dead slots of segments that are all dead, or mostly dead (worth rewriting).
         long garbage = 0;
         List<int[]> sparse = new ArrayList<>(); // {id, live}
         for (int id = 1; id < index.segmentLimit(); id++) {
-            if (!index.present(id)) {
+            if (!index.present(id) || damaged.contains(id)) {
                 continue;
             }
             int slots = index.segment(id).slots();
@@ -62,7 +98,7 @@ final class Compactor {
             }
         }
         if (garbage == 0 || garbage < policy.minGarbage()) {
-            return;
+            return true;
         }
         sparse.sort((a, b) -> Integer.compare(a[1], b[1]));
         boolean[] chosen = new boolean[index.segmentLimit()];
@@ -97,9 +133,10 @@ final class Compactor {
             int at = ref.headerBytes() + BlockIndex.slotOf(from[i]) * bs;
             if (object.length < at + bs || Codec.crc32c(object, at, bs) != BlockIndex.crcOf(from[i])) {
                 stats.checksumErrors.increment();
-                LOG.error("volume '{}': block {} in {} fails its checksum; compaction leaves it where it is",
+                damaged.add(id);
+                LOG.error("volume '{}': block {} in {} fails its checksum; compaction leaves that segment where it is",
                         volume.name, blocks[i], ref.key());
-                return;
+                return false;
             }
             data[i] = object;
             dataAt[i] = at;
@@ -130,5 +167,6 @@ final class Compactor {
         stats.compactedBytes.add(liveBytes);
         LOG.info("volume '{}': compaction moved {} live blocks out of {} segments ({} bytes of garbage before)",
                 volume.name, count, objects.size(), garbage);
+        return true;
     }
 }

@@ -182,6 +182,11 @@ public final class Uploader implements Runnable {
         if (backlog.isEmpty() && fenced == null && !stopping && !throttle.hasWaiters()) {
             try {
                 compactor.maybeCompact();
+            } catch (PreconditionFailedException lost) {
+                // another writer's manifest (never our own: the round id tells), as in commitOldest
+                fenced = "volume '" + volume.name + "' was opened by another writer (" + lost.getMessage()
+                        + "); this one stopped uploading";
+                LOG.error(fenced);
             } catch (RuntimeException e) {
                 if (!stopping) {
                     stats.uploadFailures.increment();
