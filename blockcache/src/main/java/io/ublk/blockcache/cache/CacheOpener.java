@@ -4,6 +4,7 @@ import io.ublk.blockcache.cache.format.VolumeHeader;
 import io.ublk.blockcache.cache.journal.Journal;
 import io.ublk.blockcache.cache.journal.JournalRecord;
 import io.ublk.blockcache.cache.journal.JournalReplay;
+import io.ublk.blockcache.cache.journal.JournalScan;
 import io.ublk.blockcache.cache.volume.Volume;
 import io.ublk.blockcache.cache.volume.WriterLease;
 import io.ublk.s3.LocalFiles;
@@ -173,7 +174,8 @@ final class CacheOpener {
         long bytes = 0;
         long lo = Long.MAX_VALUE;
         long hi = 0;
-        for (JournalRecord rec : r.records()) {
+        for (JournalScan.Located l : r.records()) {
+            JournalRecord rec = l.record();
             bytes += rec.dataBytes();
             lo = Math.min(lo, rec.epoch());
             hi = Math.max(hi, rec.epoch());

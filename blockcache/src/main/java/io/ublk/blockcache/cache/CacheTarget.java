@@ -139,16 +139,19 @@ public final class CacheTarget implements BlockTarget {
         long firstEpoch = Math.max(replay.maxEpoch(), volume.committedEpoch) + 1;
         CacheTarget t = new CacheTarget(config, volume, stats, journal, firstEpoch, replay.maxSeq() + 1, lease,
                 lockChannel, lock, onRelease);
-        long replayed = 0;
-        DirtyTable.Epoch e = t.dirty.current();
-        for (JournalRecord r : replay.records()) {
-            MemorySegment src = r.type() == JournalRecord.WRITE ? MemorySegment.ofArray(r.data()) : null;
-            t.apply(e, r.offset(), r.length(), src);
-            replayed += r.dataBytes();
-        }
-        if (!replay.records().isEmpty() || replay.tornBytes() > 0) {
-            LOG.info("volume '{}': replayed {} journal records ({} data bytes) after generation {}; cut {} torn bytes",
-                    volume.name, replay.records().size(), replayed, volume.generation, replay.tornBytes());
+        if (!replay.records().isEmpty()) {
+            Replayer.Outcome o = Replayer.apply(replay.records(), t.dirty, t.dirty.current(), volume.index, t.blockSize,
+                    config.dirtyMemoryBytes());
+            t.stats.spilledBlocks.add(o.spilled());
+            // frozen before any write comes: a writer must never meet a spilled version in its own epoch
+            t.uploader.adopt(t.dirty.freeze());
+            LOG.info("volume '{}': replayed {} journal records ({} data bytes) after generation {} into {} blocks, {} of "
+                    + "them left in the journal only (dirty memory {} bytes); cut {} torn bytes", volume.name,
+                    o.records(), o.dataBytes(), volume.generation, o.blocks(), o.spilled(), config.dirtyMemoryBytes(),
+                    replay.tornBytes());
+        } else if (replay.tornBytes() > 0) {
+            LOG.info("volume '{}': nothing to replay after generation {}; cut {} torn bytes", volume.name,
+                    volume.generation, replay.tornBytes());
         }
         t.uploader.start();
         return t;

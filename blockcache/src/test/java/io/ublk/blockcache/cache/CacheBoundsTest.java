@@ -2,7 +2,10 @@ package io.ublk.blockcache.cache;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.ublk.blockcache.cache.journal.JournalReplay;
+import io.ublk.s3.FaultInjectingStore.Op;
 import io.ublk.s3.LocalObjectStore;
+import java.lang.management.ManagementFactory;
 import java.time.Duration;
 import java.util.Random;
 import org.junit.jupiter.api.AfterEach;
@@ -13,7 +16,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The heap and the journal disk the cache holds stay within their budgets whatever the workload:
  * checked on the cache's own accounting ({@link CacheStats#cleanBytes()}, which counts every block
- * array it keeps reachable) and on the journal files on disk.
+ * array it keeps reachable; {@link CacheStats#dirtyMemory()}), on the heap a journal replay
+ * retains, and on the journal files on disk.
  */
 class CacheBoundsTest {
     static final int BS = 128 * 1024;
@@ -87,6 +91,95 @@ class CacheBoundsTest {
             assertThat(most).as("journal bytes on disk, most seen").isLessThanOrEqualTo(maxDirty + 2 * config.journalFileBytes());
             assertThat(t.stats().journalSyncs()).as("no FLUSH ran").isZero();
         }
+    }
+
+    @Test
+    void replayOfAJournalManyTimesTheDirtyMemoryStaysWithinIt() throws Exception {
+        long dirtyMemory = 8L * BS; // 1 MiB
+        long size = 12L << 20;
+        CacheConfig config = CacheConfig.of(tmp.resolve("r"), "vol", size).withSizes(64L << 20, CLEAN, 8L * BS)
+                .withDirtyMemory(dirtyMemory).withUpload(Duration.ofMillis(10), 2);
+        byte[] model = new byte[(int) size];
+        // in a method of its own, so that nothing of this first run stays reachable from this frame
+        fillJournal(config, model);
+        java.nio.file.Path journal = tmp.resolve("r").resolve("vol").resolve("journal");
+        assertThat(journalOnDisk(journal)).isGreaterThan(8 * dirtyMemory);
+
+        // what a replay of it holds on the heap, beyond the dirty table's own accounting
+        long before = heapAfterGc();
+        JournalReplay.Result replay = JournalReplay.replay(journal, 0);
+        long held = heapAfterGc() - before;
+        assertThat(replay.records()).isNotEmpty();
+        assertThat(held).as("heap a replay retains").isLessThanOrEqualTo(BS);
+
+        CacheConfig reopen = CacheConfig.of(tmp.resolve("r"), "vol", 0).withSizes(64L << 20, CLEAN, 8L * BS)
+                .withDirtyMemory(dirtyMemory).withUpload(Duration.ofMillis(10), 2);
+        try (CacheTarget t = CacheTarget.open(reopen, store); Io io = new Io(t)) {
+            assertThat(t.stats().dirtyMemory()).as("dirty bytes in memory after the replay").isLessThanOrEqualTo(dirtyMemory + BS);
+            assertThat(t.stats().spilledBlocks()).as("blocks left in the journal").isPositive();
+            readsBack(io, model);
+            t.drain();
+            readsBack(io, model);
+        }
+        try (CacheTarget t = CacheTarget.open(reopen, store)) {
+            // the same folder again: nothing left to replay
+            assertThat(t.stats().dirtyBytes()).isZero();
+        }
+        CacheConfig cold = CacheConfig.of(tmp.resolve("cold"), "vol", 0).withSizes(64L << 20, CLEAN, 8L * BS)
+                .withDirtyMemory(dirtyMemory);
+        try (CacheTarget t = CacheTarget.open(cold, store); Io io = new Io(t)) {
+            readsBack(io, model);
+        }
+    }
+
+    /** Writes {@code model.length} bytes and more through a cache whose uploads all fail, then closes it. */
+    void fillJournal(CacheConfig config, byte[] model) {
+        long size = model.length;
+        // every segment PUT fails: the whole 12 MiB and more (about 24 MiB) stays in the journal
+        FaultsByKey failing = new FaultsByKey(store, "/seg/");
+        failing.faults.failNext(Op.PUT, Integer.MAX_VALUE);
+        try (CacheTarget t = CacheTarget.open(config, failing); Io io = new Io(t)) {
+            Random r = new Random(17);
+            for (long at = 0; at < size; at += BS) {
+                byte[] b = new byte[BS];
+                r.nextBytes(b);
+                assertThat(io.write(at, b, 0)).isEqualTo(BS);
+                System.arraycopy(b, 0, model, (int) at, BS);
+            }
+            // then sub-block overwrites, write-zeroes and discards, so that the newest of several records wins
+            for (int op = 0; op < 300; op++) {
+                int len = (1 + r.nextInt(2 * BS / 512)) * 512;
+                int at = r.nextInt((int) (size - len) / 512) * 512;
+                int kind = r.nextInt(10);
+                if (kind < 7) {
+                    byte[] b = new byte[len];
+                    r.nextBytes(b);
+                    assertThat(io.write(at, b, 0)).isEqualTo(len);
+                    System.arraycopy(b, 0, model, at, len);
+                } else {
+                    int n = kind < 9 ? io.discard(at, len) : Io.await((tag, done) -> t.writeZeroes(at, len, 0, tag, done));
+                    assertThat(n).isZero();
+                    java.util.Arrays.fill(model, at, at + len, (byte) 0);
+                }
+            }
+            assertThat(io.flush()).isZero();
+            assertThat(t.stats().uploadRounds()).as("nothing reached the store").isZero();
+        }
+    }
+
+    static void readsBack(Io io, byte[] model) {
+        for (int at = 0; at < model.length; at += 4 * BS) {
+            assertThat(io.read(at, 4 * BS)).as("bytes at %d", at)
+                    .isEqualTo(java.util.Arrays.copyOfRange(model, at, at + 4 * BS));
+        }
+    }
+
+    static long heapAfterGc() {
+        var memory = ManagementFactory.getMemoryMXBean();
+        for (int i = 0; i < 3; i++) {
+            System.gc();
+        }
+        return memory.getHeapMemoryUsage().getUsed();
     }
 
     static long journalOnDisk(java.nio.file.Path volumeDir) throws java.io.IOException {

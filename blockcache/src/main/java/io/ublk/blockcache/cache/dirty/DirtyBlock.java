@@ -42,12 +42,40 @@ public final class DirtyBlock {
 
     /** A version with data (zero-filled {@code data}, nothing valid yet), or a zero version if {@code data} is null. */
     DirtyBlock(long epoch, byte[] data, int sectors, DirtyBlock older) {
+        this(epoch, data == null, data, sectors, older);
+    }
+
+    private DirtyBlock(long epoch, boolean zero, byte[] data, int sectors, DirtyBlock older) {
         this.epoch = epoch;
         this.data = data;
-        this.zero = data == null;
+        this.zero = zero;
         this.older = older;
         this.valid = zero ? null : new AtomicLongArray((sectors + 63) >>> 6);
         this.full = zero;
+    }
+
+    /**
+     * A version rebuilt at open from the journal records that wrote it ({@code pieces}, oldest
+     * first): read back into {@code data}, or spilled (left in the journal) if {@code data} is null.
+     */
+    static DirtyBlock replayed(long epoch, Piece[] pieces, byte[] data, int sectors) throws IOException {
+        DirtyBlock d = new DirtyBlock(epoch, false, data, sectors, null);
+        for (Piece p : pieces) {
+            d.markValid(p.at() >>> SECTOR_SHIFT, (p.at() + p.len()) >>> SECTOR_SHIFT, sectors);
+        }
+        if (data == null) {
+            d.pieces = pieces;
+            return d;
+        }
+        MemorySegment dst = MemorySegment.ofArray(data);
+        for (Piece p : pieces) {
+            if (p.file() == null) {
+                Arrays.fill(data, p.at(), p.at() + p.len(), (byte) 0);
+            } else {
+                p.file().read(dst, p.at(), p.len(), p.dataPos());
+            }
+        }
+        return d;
     }
 
     public boolean full() {

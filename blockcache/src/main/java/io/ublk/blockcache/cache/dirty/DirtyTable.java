@@ -212,6 +212,42 @@ public final class DirtyTable {
         return k == n ? new Frozen(e, blocksOut, out) : new Frozen(e, Arrays.copyOf(blocksOut, k), Arrays.copyOf(out, k));
     }
 
+    /**
+     * Installs the replayed version of {@code block} in epoch {@code e}, made of the journal
+     * records that wrote it ({@code pieces}, oldest first): read into memory if {@code inMemory},
+     * else spilled. At open only, before writers, readers and the uploader, into a table that
+     * holds no version of the block; the epoch must be frozen before writes come, since no writer
+     * may meet a spilled version. A block the pieces leave all zeros becomes a zero version.
+     */
+    public void replayed(Epoch e, int block, DirtyBlock.Piece[] pieces, boolean inMemory) throws java.io.IOException {
+        if (table.get(block) != null) {
+            throw new IllegalStateException("block " + block + " has a version already");
+        }
+        if (allZeros(pieces)) {
+            install(e, block);
+            return;
+        }
+        DirtyBlock d = DirtyBlock.replayed(e.number, pieces, inMemory ? arrays.take() : null, sectors);
+        table.set(block, d);
+        account(e, block, null, blockSize);
+        if (!inMemory) {
+            spilled(d);
+        }
+    }
+
+    /** True if the pieces zero the whole block and write nothing over it. */
+    private boolean allZeros(DirtyBlock.Piece[] pieces) {
+        if (pieces[0].file() != null || pieces[0].at() != 0 || pieces[0].len() != blockSize) {
+            return false;
+        }
+        for (DirtyBlock.Piece p : pieces) {
+            if (p.file() != null) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /** Drops a spilled version's bytes from the count of memory held. Uploader only. */
     public void spilled(DirtyBlock d) {
         dirtyMemory.addAndGet(-blockSize);

@@ -6,16 +6,16 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
 /**
- * One journal record. Header (48 bytes, little-endian), then the data of a WRITE:
+ * One journal record's header (48 bytes, little-endian), which the data of a WRITE follows:
  * <pre>
  *  0 magic u32 "JRN1"   4 type u32   8 epoch u64   16 seq u64   24 offset u64   32 length u64
  * 40 crc32c u32 (of header with this field 0, then data)   44 0 u32
  * </pre>
  * The length is at least 1 in records written now; older versions also wrote zero-length
  * records, which replay reads as no-ops. What replay does with a record that does not decode is
- * {@link JournalReplay}'s rule.
+ * {@link JournalReplay}'s rule. The data stays in the file: where it is, is {@link JournalScan.Located}.
  */
-public record JournalRecord(int type, long epoch, long seq, long offset, long length, byte[] data) {
+public record JournalRecord(int type, long epoch, long seq, long offset, long length) {
     public static final int HEADER = 48;
     static final int MAGIC_AT = 0;
     static final int TYPE_AT = 4;
@@ -65,11 +65,7 @@ public record JournalRecord(int type, long epoch, long seq, long offset, long le
     static JournalRecord header(ByteBuffer h) {
         h.order(ByteOrder.LITTLE_ENDIAN);
         return new JournalRecord(h.getInt(TYPE_AT), h.getLong(EPOCH_AT), h.getLong(SEQ_AT), h.getLong(OFFSET_AT),
-                h.getLong(LENGTH_AT), null);
-    }
-
-    JournalRecord withData(byte[] data) {
-        return new JournalRecord(type, epoch, seq, offset, length, data);
+                h.getLong(LENGTH_AT));
     }
 
     public int dataBytes() {

@@ -45,14 +45,19 @@ import org.slf4j.LoggerFactory;
  *
  * <p>What replay keeps is then forced and marked durable up to its end: it was read from a page
  * cache the crashed process may have left unforced, and the volume now serves it as written.
+ *
+ * <p><b>Bounded heap.</b> Records are checked through one reused buffer and answered as headers
+ * with where their data is ({@link JournalScan.Located}), never as copies of it: a journal of
+ * {@code max-dirty} bytes must open within the dirty-memory budget, so the caller decides which
+ * bytes to read into memory and which to leave in the journal.
  */
 public final class JournalReplay {
     private static final Logger LOG = LoggerFactory.getLogger(JournalReplay.class);
 
     private JournalReplay() {}
 
-    /** What a replay found: records to re-apply (in sequence order) and numbering to continue from. */
-    public record Result(List<JournalRecord> records, List<JournalFile> files, long maxSeq, long maxEpoch,
+    /** What a replay found: records to re-apply (in sequence order, data left in the files) and numbering to continue from. */
+    public record Result(List<JournalScan.Located> records, List<JournalFile> files, long maxSeq, long maxEpoch,
             long tornBytes) {}
 
     /**
@@ -92,7 +97,7 @@ public final class JournalReplay {
             keep(s);
             files.add(s.file());
         }
-        reader.records.sort(Comparator.comparingLong(JournalRecord::seq));
+        reader.records.sort(Comparator.comparingLong(l -> l.record().seq()));
         return new Result(reader.records, files, reader.maxSeq, reader.maxEpoch, torn);
     }
 
@@ -110,9 +115,13 @@ public final class JournalReplay {
 
     /** Reads files and gathers their records; changes nothing. */
     private static final class Reader {
+        /** Record data is checked this much at a time: the only record bytes replay holds. */
+        static final int CHUNK = 64 * 1024;
+
         final long committedEpoch;
-        final List<JournalRecord> records = new ArrayList<>();
+        final List<JournalScan.Located> records = new ArrayList<>();
         final ByteBuffer header = ByteBuffer.allocate(JournalRecord.HEADER).order(ByteOrder.LITTLE_ENDIAN);
+        final ByteBuffer chunk = ByteBuffer.allocate(CHUNK);
         final CRC32C crc = new CRC32C();
         long maxSeq;
         long maxEpoch;
@@ -197,15 +206,17 @@ public final class JournalReplay {
                 problem = "length " + h.length() + " beyond the file end";
                 return -1;
             }
-            byte[] data = new byte[h.dataBytes()];
-            if (data.length > 0) {
-                readFully(ch, ByteBuffer.wrap(data), at + JournalRecord.HEADER);
-            }
             int expect = header.getInt(JournalRecord.CRC_AT);
             header.putInt(JournalRecord.CRC_AT, 0);
             crc.reset();
             crc.update(header.array(), 0, JournalRecord.HEADER);
-            crc.update(data, 0, data.length);
+            long dataPos = at + JournalRecord.HEADER;
+            for (long done = 0; done < h.dataBytes(); ) {
+                chunk.clear().limit((int) Math.min(CHUNK, h.dataBytes() - done));
+                readFully(ch, chunk, dataPos + done);
+                crc.update(chunk.flip());
+                done += chunk.limit();
+            }
             if ((int) crc.getValue() != expect) {
                 problem = "bad CRC";
                 return -1;
@@ -216,9 +227,9 @@ public final class JournalReplay {
             jf.minEpoch = Math.min(jf.minEpoch, h.epoch());
             // a zero-length record (older versions wrote them) changes nothing
             if (h.epoch() > committedEpoch && h.length() > 0) {
-                records.add(h.withData(data));
+                records.add(new JournalScan.Located(jf, dataPos, h, expect));
             }
-            return at + JournalRecord.HEADER + data.length;
+            return dataPos + h.dataBytes();
         }
     }
 

@@ -87,6 +87,14 @@ public final class Uploader implements Runnable {
         thread.start();
     }
 
+    /** An epoch frozen before {@link #start} (the replayed journal): it uploads first. */
+    public void adopt(DirtyTable.Frozen f) {
+        if (thread.isAlive()) {
+            throw new IllegalStateException("the uploader runs already");
+        }
+        backlog.add(f);
+    }
+
     public void wake() {
         LockSupport.unpark(thread);
     }

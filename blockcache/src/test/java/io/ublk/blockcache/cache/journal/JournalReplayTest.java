@@ -5,6 +5,7 @@ import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import io.ublk.blockcache.cache.CacheStats;
 import io.ublk.blockcache.cache.VolumeException;
+import io.ublk.blockcache.cache.format.Codec;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
@@ -127,7 +128,7 @@ class JournalReplayTest {
 
         JournalReplay.Result r = replay();
 
-        assertThat(r.records()).extracting(JournalRecord::seq).containsExactly(1L, 2L);
+        assertThat(r.records()).extracting(l -> l.record().seq()).containsExactly(1L, 2L);
         assertThat(r.tornBytes()).isEqualTo(RECORD - 100);
         assertThat(Files.size(f)).isEqualTo(recordAt(2));
         assertThat(logged()).contains(f.getFileName().toString()).contains("torn tail")
@@ -205,7 +206,7 @@ class JournalReplayTest {
 
         JournalReplay.Result r = replay();
 
-        assertThat(r.records()).extracting(JournalRecord::seq).containsExactly(1L, 3L, 4L);
+        assertThat(r.records()).extracting(l -> l.record().seq()).containsExactly(1L, 3L, 4L);
         assertThat(logged()).contains(files.get(0).getFileName() + ": cut a torn tail");
     }
 
@@ -248,8 +249,12 @@ class JournalReplayTest {
 
         JournalReplay.Result r = replay();
 
-        assertThat(r.records()).extracting(JournalRecord::seq).containsExactly(3L);
-        assertThat(r.records().get(0).data()).isEqualTo(data);
+        assertThat(r.records()).extracting(l -> l.record().seq()).containsExactly(3L);
+        JournalScan.Located l = r.records().get(0);
+        byte[] back = new byte[DATA];
+        l.file().read(MemorySegment.ofArray(back), 0, DATA, l.dataPos());
+        assertThat(back).isEqualTo(data);
+        assertThat(l.dataCrc()).as("the record's CRC, of its data alone").isEqualTo(Codec.crc32c(data, 0, DATA));
         assertThat(r.maxSeq()).isEqualTo(3);
         assertThat(r.tornBytes()).isZero();
         assertThat(Files.size(f)).isEqualTo(out.size());
