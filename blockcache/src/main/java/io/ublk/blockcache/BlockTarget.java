@@ -37,6 +37,17 @@ public interface BlockTarget extends AutoCloseable {
         return 0;
     }
 
+    /**
+     * Asks for room for a write of {@code [offset, offset+length)} before the caller takes a
+     * bounce slot for its data: returns 0 when the write may come now, or {@link #PENDING} and
+     * answers 0 once there is room (or {@code -errno}). A target with a bound on buffered writes
+     * waits here, so one whose store is stalled holds no slot that other devices need. The
+     * answer is advice, not a reservation: {@link #write} may still wait.
+     */
+    default int admit(long offset, int length, long tag, Completion done) {
+        return 0;
+    }
+
     /** Fills {@code dst[0, length)} with the bytes at {@code offset}. */
     int read(long offset, MemorySegment dst, int length, long tag, Completion done);
 

@@ -400,6 +400,20 @@ public final class CacheTarget implements BlockTarget {
         }
     }
 
+    /** Waits for room before the caller takes a bounce slot, while dirty bytes are at --max-dirty. */
+    @Override
+    public int admit(long offset, int length, long tag, Completion done) {
+        if (Requests.checkRange(size, offset, length) != 0 || !throttle.mustAdmitLater()) {
+            return 0; // the write itself answers a bad range
+        }
+        if (broken()) {
+            return -EIO;
+        }
+        throttle.admitLater(length, tag, done);
+        uploader.wake();
+        return PENDING;
+    }
+
     private int write(JournalLane lane, long offset, MemorySegment src, int length, int flags, long tag, Completion done) {
         int r = Requests.checkTransfer(size, offset, src, length);
         if (r != 0) {
@@ -522,6 +536,11 @@ public final class CacheTarget implements BlockTarget {
             @Override
             public int prefetch(long offset, int length, long tag, Completion done) {
                 return t.prefetch(offset, length, tag, done);
+            }
+
+            @Override
+            public int admit(long offset, int length, long tag, Completion done) {
+                return t.admit(offset, length, tag, done);
             }
 
             @Override

@@ -24,11 +24,15 @@ public final class WriteThrottle {
 
     private record PendingWrite(long offset, MemorySegment src, int length, int flags, long tag, Completion done) {}
 
+    private record Admission(int length, long tag, Completion done) {}
+
     private final long maxDirtyBytes;
     private final CacheStats stats;
     private final String volume;
     private final Runner runner;
     private final Queue<PendingWrite> waiters = new ConcurrentLinkedQueue<>();
+    /** Writes that asked for room before taking a bounce slot ({@link #admitLater}), in arrival order. */
+    private final Queue<Admission> admissions = new ConcurrentLinkedQueue<>();
 
     WriteThrottle(long maxDirtyBytes, CacheStats stats, String volume, Runner runner) {
         this.maxDirtyBytes = maxDirtyBytes;
@@ -42,17 +46,41 @@ public final class WriteThrottle {
         return !waiters.isEmpty() || stats.dirtyBytes.get() >= maxDirtyBytes;
     }
 
+    /** Whether a write asking for room must wait: others asked before it, or a write must wait now. */
+    boolean mustAdmitLater() {
+        return !admissions.isEmpty() || mustWait();
+    }
+
+    /** Answers {@code done} with 0 once there is room for {@code length} more bytes, behind earlier ones. */
+    void admitLater(int length, long tag, Completion done) {
+        admissions.add(new Admission(length, tag, done));
+        stats.writeWaits.increment();
+    }
+
     void enqueue(long offset, MemorySegment src, int length, int flags, long tag, Completion done) {
         waiters.add(new PendingWrite(offset, src, length, flags, tag, done));
         stats.writeWaits.increment();
     }
 
     public boolean hasWaiters() {
-        return !waiters.isEmpty();
+        return !waiters.isEmpty() || !admissions.isEmpty();
     }
 
-    /** Runs queued writes while there is room; uploader thread. */
+    /**
+     * Runs queued writes while there is room, then admits waiting ones as far as the room left
+     * goes (not a reservation: an admitted write that finds no room still queues); uploader thread.
+     */
     public void resume() {
+        runQueued();
+        long room = maxDirtyBytes - stats.dirtyBytes.get();
+        Admission a;
+        while (waiters.isEmpty() && room > 0 && (a = admissions.poll()) != null) {
+            room -= a.length;
+            a.done.complete(a.tag, 0);
+        }
+    }
+
+    private void runQueued() {
         PendingWrite w;
         while (stats.dirtyBytes.get() < maxDirtyBytes && (w = waiters.poll()) != null) {
             int r;
@@ -69,11 +97,15 @@ public final class WriteThrottle {
         }
     }
 
-    /** Fails every queued write (close). */
+    /** Fails every queued write and admission (close, a fenced or failed volume). */
     public void failAll() {
         PendingWrite w;
         while ((w = waiters.poll()) != null) {
             w.done.complete(w.tag, -Requests.EIO);
+        }
+        Admission a;
+        while ((a = admissions.poll()) != null) {
+            a.done.complete(a.tag, -Requests.EIO);
         }
     }
 }

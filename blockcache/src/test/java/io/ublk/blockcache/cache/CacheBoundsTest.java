@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.ublk.blockcache.cache.journal.JournalReplay;
 import io.ublk.s3.FaultInjectingStore.Op;
+import io.ublk.blockcache.BlockTarget;
 import io.ublk.s3.LocalObjectStore;
 import java.lang.management.ManagementFactory;
 import java.time.Duration;
@@ -185,6 +186,29 @@ class CacheBoundsTest {
     static long journalOnDisk(java.nio.file.Path volumeDir) throws java.io.IOException {
         try (var files = java.nio.file.Files.walk(volumeDir)) {
             return files.filter(p -> p.getFileName().toString().endsWith(".jnl")).mapToLong(p -> p.toFile().length()).sum();
+        }
+    }
+
+    @Test
+    void aWriteAsksForRoomBeforeItsSlotWhileTheDirtyBoundIsReachedAndIsAdmittedOnceUploadsMakeRoom() throws Exception {
+        io.ublk.s3.FaultInjectingStore faulty = new io.ublk.s3.FaultInjectingStore(store);
+        long maxDirty = 4L * BS;
+        CacheConfig config = CacheConfig.of(tmp.resolve("c"), "vol", 64L * BS).withSizes(maxDirty, CLEAN, 4L * BS)
+                .withUpload(Duration.ofMillis(10), 2);
+        byte[] data = new byte[BS];
+        try (CacheTarget t = CacheTarget.open(config, faulty); Io io = new Io(t)) {
+            assertThat(t.admit(0, BS, 1, (tag, r) -> {})).as("room: admitted at once").isZero();
+            faulty.hang(io.ublk.s3.FaultInjectingStore.Op.PUT); // the store stalls: segments do not land
+            for (int b = 0; b < 4; b++) {
+                assertThat(io.write((long) b * BS, data, 0)).isEqualTo(BS);
+            }
+            java.util.concurrent.CompletableFuture<Integer> admitted = new java.util.concurrent.CompletableFuture<>();
+            assertThat(t.admit(4L * BS, BS, 2, (tag, r) -> admitted.complete(r))).isEqualTo(BlockTarget.PENDING);
+            Thread.sleep(300);
+            assertThat(admitted).as("admitted while the bound is reached").isNotDone();
+            faulty.resume();
+            assertThat(admitted.get(10, java.util.concurrent.TimeUnit.SECONDS)).isZero();
+            assertThat(io.write(4L * BS, data, 0)).isEqualTo(BS);
         }
     }
 }

@@ -43,9 +43,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Requests.</b> Each tag of each attached queue has a request id ({@code queue.base + tag})
  * indexing the per-request arrays below; user_data and target tags carry that id, never an object.
- * A request moves: FETCHING (the kernel holds our command) -> [PREFETCH] -> [WAIT_SLOT] -> TARGET ->
- * COMMIT_AND_FETCH. A READ asks the target to prefetch before it takes a slot, so no slot waits on
- * a slow store. Targets that answer inline are served on this thread without a hop; late answers
+ * A request moves: FETCHING (the kernel holds our command) -> [PREPARE] -> [WAIT_SLOT] -> TARGET ->
+ * COMMIT_AND_FETCH. A READ asks the target to prefetch, and a WRITE asks it for room (admission),
+ * before either takes a slot, so no slot waits on a slow store or a full cache. Targets that answer inline are served on this thread without a hop; late answers
  * come back through {@link #answers} plus an eventfd wake-up on the ring.
  *
  * <p><b>Others.</b> Other threads never touch the ring: they post {@link WorkerMessage}s and wake the
@@ -66,7 +66,8 @@ public final class Worker implements Completion, SlotWaiter {
     // Request states.
     private static final byte FREE = 0;
     private static final byte FETCHING = 1;
-    private static final byte PREFETCH = 2;
+    /** Waiting for the target before taking a slot: a READ's prefetch, a WRITE's admission. */
+    private static final byte PREPARE = 2;
     private static final byte WAIT_SLOT = 3;
     private static final byte TARGET = 4;
     private static final byte DEAD = 5;
@@ -499,14 +500,11 @@ public final class Worker implements Completion, SlotWaiter {
         length[id] = q.descriptors.nrSectors(tag) << 9;
         generation[id]++;
         int op = UblkIoOp.op(of);
-        if (op == UblkIoOp.OP_WRITE) {
-            acquireSlot(q, id); // the data comes in first
-            return;
-        }
         int r = callTarget(q, id, op, of);
-        if (op == UblkIoOp.OP_READ) { // that was the prefetch: no slot waits on a slow store
+        if (op == UblkIoOp.OP_READ || op == UblkIoOp.OP_WRITE) {
+            // that was the prefetch or the admission: no slot waits on a slow store or a full cache
             if (r == BlockTarget.PENDING) {
-                state[id] = PREFETCH;
+                state[id] = PREPARE;
             } else if (r < 0) {
                 commit(q, id, r);
             } else {
@@ -527,13 +525,14 @@ public final class Worker implements Completion, SlotWaiter {
         return (long) generation[id] << 32 | id;
     }
 
-    /** The target call of a request without data (a READ's prefetch, FLUSH, DISCARD, WRITE_ZEROES). */
+    /** The target call before any slot: a READ's prefetch, a WRITE's admission, FLUSH, DISCARD, WRITE_ZEROES. */
     private int callTarget(ServedQueue q, int id, int op, int of) {
         BlockTarget t = q.target;
         long tag = tagOf(id);
         try {
             return switch (op) {
                 case UblkIoOp.OP_READ -> t.prefetch(offset[id], length[id], tag, this);
+                case UblkIoOp.OP_WRITE -> t.admit(offset[id], length[id], tag, this);
                 case UblkIoOp.OP_FLUSH -> t.flush(tag, this);
                 case UblkIoOp.OP_DISCARD -> t.discard(offset[id], length[id], tag, this);
                 case UblkIoOp.OP_WRITE_ZEROES -> t.writeZeroes(offset[id], length[id],
@@ -667,7 +666,7 @@ public final class Worker implements Completion, SlotWaiter {
     private void onAnswer(long tag, int r) {
         int id = (int) tag;
         byte st = state[id];
-        if ((int) (tag >>> 32) != generation[id] || (st != PREFETCH && st != TARGET)) {
+        if ((int) (tag >>> 32) != generation[id] || (st != PREPARE && st != TARGET)) {
             drop(queueOf[id], id, tag, "for no request waiting on it (the target answered twice, or after it threw)");
             return;
         }
@@ -683,7 +682,7 @@ public final class Worker implements Completion, SlotWaiter {
             retire(q, id);
             return;
         }
-        if (st == PREFETCH) {
+        if (st == PREPARE) {
             if (r < 0) {
                 commit(q, id, r);
             } else {

@@ -169,6 +169,47 @@ class WorkerTest {
         }
     }
 
+    @Test
+    void aWriteWaitingForRoomAtItsTargetHoldsNoBounceSlot() throws Exception {
+        HostKernel stalled = attach(1);
+        HostKernel healthy = attach(2);
+        target.stallWrites = true; // as a cache whose store is down and whose dirty bound is reached
+        for (int tag = 0; tag < DEPTH; tag++) {
+            writeCdev(stalled.cdevFd, tag); // the data the worker's USER_COPY pread takes
+        }
+        for (int tag = 0; tag < DEPTH; tag++) {
+            stalled.request(tag, UblkIoOp.OP_WRITE, tag * 8L, LEN >> 9);
+        }
+        long[] waiting = new long[DEPTH];
+        for (int i = 0; i < DEPTH; i++) {
+            Long t = target.admissions.poll(WAIT_MS, TimeUnit.MILLISECONDS);
+            assertThat(t).as("write %d asked its target for room before taking a slot", i).isNotNull();
+            waiting[i] = t;
+        }
+        assertThat(worker.stats().pool().inUse()).as("slots held by the waiting writes").isZero();
+        // the pool has as many slots as the stalled device has tags: the other device is served
+        healthy.request(0, UblkIoOp.OP_READ, 0, LEN >> 9);
+        assertThat(healthy.next(WAIT_MS)).isEqualTo(commit(0, LEN));
+        target.stallWrites = false;
+        for (long t : waiting) {
+            worker.complete(t, 0); // room now: each write takes a slot and runs
+        }
+        java.util.Set<HostKernel.Command> commits = new java.util.HashSet<>();
+        for (int i = 0; i < DEPTH; i++) {
+            commits.add(stalled.next(WAIT_MS));
+        }
+        assertThat(commits).containsExactlyInAnyOrder(commit(0, LEN), commit(1, LEN), commit(2, LEN), commit(3, LEN));
+        assertThat(target.writes.get()).isEqualTo(DEPTH);
+    }
+
+    private static void writeCdev(int fd, int tag) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment buf = a.allocate(LEN);
+            buf.fill((byte) (tag + 1));
+            assertThat(Libc.pwrite(fd, buf, LEN, UblkUserCopy.position(0, tag, 0))).isEqualTo(LEN);
+        }
+    }
+
     private static byte readCdev(int fd, int tag) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment buf = a.allocate(LEN);
@@ -184,6 +225,10 @@ class WorkerTest {
         volatile boolean readLater;
         final java.util.concurrent.LinkedBlockingQueue<Long> pendingTag = new java.util.concurrent.LinkedBlockingQueue<>();
         final AtomicLong calls = new AtomicLong();
+        /** Writes wait for room: admissions answer later; a write that comes anyway waits too, holding its slot. */
+        volatile boolean stallWrites;
+        final java.util.concurrent.LinkedBlockingQueue<Long> admissions = new java.util.concurrent.LinkedBlockingQueue<>();
+        final AtomicLong writes = new AtomicLong();
 
         static byte fillByte(long offset) {
             return (byte) (offset >> 9 | 1);
@@ -218,8 +263,22 @@ class WorkerTest {
         }
 
         @Override
+        public int admit(long offset, int length, long tag, Completion done) {
+            if (stallWrites) {
+                admissions.add(tag);
+                return PENDING;
+            }
+            return 0;
+        }
+
+        @Override
         public int write(long offset, MemorySegment src, int length, int flags, long tag, Completion done) {
             maybeThrow();
+            if (stallWrites) {
+                admissions.add(tag);
+                return PENDING; // holds the slot until answered
+            }
+            writes.incrementAndGet();
             return length;
         }
 
