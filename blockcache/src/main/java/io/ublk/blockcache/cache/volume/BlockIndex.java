@@ -20,6 +20,11 @@ public final class BlockIndex {
     public static final int MAX_SLOTS = 1 << SLOT_BITS;
     private static final int SEGMENT_BITS = 22;
     static final int MAX_SEGMENTS = (1 << SEGMENT_BITS) - 1;
+    /**
+     * Shrinks the id space to this many ids (tests only: a few dozen ids run out in seconds
+     * instead of months). Read when an index is made.
+     */
+    public static final String ID_SPACE_PROPERTY = "ublk.blockcache.segmentIds";
 
     /** A segment object: its key, where its payloads start, and how many data slots it has. */
     public record SegmentRef(String key, int headerBytes, int slots) {}
@@ -31,8 +36,11 @@ public final class BlockIndex {
     /** Still in the store and not yet handed to the deleter. */
     private boolean[] present = new boolean[64];
     private int segmentCount = 1;
+    /** Ids 1 .. this may be handed out. */
+    private final int idSpace;
 
     BlockIndex(long blocks) {
+        this.idSpace = Math.clamp(Integer.getInteger(ID_SPACE_PROPERTY, MAX_SEGMENTS), 1, MAX_SEGMENTS);
         if (blocks > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("too many blocks for one volume: " + blocks);
         }
@@ -80,8 +88,8 @@ public final class BlockIndex {
 
     /** Registers a segment key; its entries are published by {@link #set}. Uploader or loader only. */
     public int addSegment(String key, int headerBytes, int slots) {
-        if (segmentCount > MAX_SEGMENTS) {
-            throw new IllegalStateException("more than " + MAX_SEGMENTS + " segments in one process");
+        if (segmentCount > idSpace) {
+            throw new IllegalStateException("more than " + idSpace + " segments in one process");
         }
         SegmentRef[] s = segments;
         if (segmentCount == s.length) {
