@@ -196,20 +196,22 @@ final class RoundCommitter implements AutoCloseable {
         plans.forEach(p -> stats.journalSentBlocks.add(p.fromJournal));
 
         long[] locations = new long[blocks.length];
-        int firstId = volume.index.segmentLimit();
-        for (SegmentEncoder.Plan p : plans) {
-            int id = volume.index.addSegment(p.key, p.header.headerBytes, p.header.dataSlots());
-            for (int i = 0; i < p.header.count(); i++) {
-                if (p.header.kinds[i] == SegmentHeader.DATA) {
-                    locations[p.source[i]] = BlockIndex.location(id, p.header.args[i], p.header.crcs[i]);
-                }
-            }
-        }
+        int[] ids = new int[plans.size()];
+        int registered = 0;
         List<String> chain = new ArrayList<>(volume.chain);
         plans.forEach(p -> chain.add(p.key));
         long ckpt = volume.checkpoint;
-        boolean checkpointed = checkpoint || chain.size() > MAX_CHAIN;
+        boolean checkpointed = checkpoint || chain.size() > MAX_CHAIN || volume.index.idsScarce();
         try {
+            for (SegmentEncoder.Plan p : plans) {
+                int id = volume.index.addSegment(p.key, p.header.headerBytes, p.header.dataSlots());
+                ids[registered++] = id;
+                for (int i = 0; i < p.header.count(); i++) {
+                    if (p.header.kinds[i] == SegmentHeader.DATA) {
+                        locations[p.source[i]] = BlockIndex.location(id, p.header.args[i], p.header.crcs[i]);
+                    }
+                }
+            }
             if (checkpointed) {
                 long[] all = new long[volume.index.blocks()];
                 for (int b = 0; b < all.length; b++) {
@@ -230,9 +232,11 @@ final class RoundCommitter implements AutoCloseable {
             r.manifestSent = true;
             putManifest(r, new Manifest(volume.header.uuid(), volume.writer, gen, epoch, ckpt, chain, r.id));
         } catch (RuntimeException e) {
-            // a retry registers these keys again: as dead ids here, afterCommit would delete them
-            for (int id = firstId; id < volume.index.segmentLimit(); id++) {
-                volume.index.retire(id);
+            // No location with these ids was published, so they are free again at once (a retry
+            // registers the keys anew; left present, afterCommit would delete them).
+            for (int i = 0; i < registered; i++) {
+                volume.index.retire(ids[i]);
+                volume.index.release(ids[i]);
             }
             throw e;
         }
@@ -397,7 +401,7 @@ final class RoundCommitter implements AutoCloseable {
         for (int id = 1; id < index.segmentLimit(); id++) {
             if (index.present(id) && index.live(id) == 0) {
                 index.retire(id);
-                deletes.add(index.segment(id).key());
+                deletes.add(index.segment(id).key(), id);
             }
         }
     }
