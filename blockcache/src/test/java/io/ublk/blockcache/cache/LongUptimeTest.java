@@ -3,6 +3,7 @@ package io.ublk.blockcache.cache;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
+import io.ublk.blockcache.cache.format.Checkpoint;
 import io.ublk.blockcache.cache.format.Keys;
 import io.ublk.blockcache.cache.volume.BlockIndex;
 import io.ublk.blockcache.cache.volume.Volume;
@@ -94,6 +95,48 @@ class LongUptimeTest {
         assertColdReadersSeeTheModel();
     }
 
+    @Test
+    void aCheckpointOfManyPartsOpensCold() throws Exception {
+        System.setProperty(Checkpoint.PART_BYTES_PROPERTY, "2048");
+        System.clearProperty(BlockIndex.ID_SPACE_PROPERTY);
+        try (CacheTarget t = CacheTarget.open(config("c"), local); Io io = new Io(t)) {
+            // 64 segments per pass: the chain is full after the first, so each later pass checkpoints
+            for (int pass = 0; pass < 3; pass++) {
+                for (int b = 0; b < BLOCKS; b++) {
+                    write(io, b);
+                }
+                t.drain();
+            }
+            assertThat(t.stats().checkpointPuts()).as("checkpoint parts PUT").isGreaterThan(4);
+            // ~12 KiB of entries and keys: several parts, every one named by the latest generation
+            awaitOnlyTheLatestCheckpoint();
+            assertThat(keys("vol/ckpt/")).hasSizeGreaterThan(3);
+        } finally {
+            System.clearProperty(Checkpoint.PART_BYTES_PROPERTY);
+        }
+        assertColdReadersSeeTheModel();
+    }
+
+    /** The store holds the latest checkpoint's parts and no other (once the grace period passed). */
+    private void awaitOnlyTheLatestCheckpoint() throws InterruptedException {
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        Set<String> stray;
+        do {
+            stray = keys("vol/ckpt/");
+            stray.removeAll(named(local));
+            if (!stray.isEmpty()) {
+                Thread.sleep(20);
+            }
+        } while (!stray.isEmpty() && System.nanoTime() < deadline);
+        assertThat(stray).as("checkpoint parts the latest generation does not name").isEmpty();
+    }
+
+    private Set<String> keys(String prefix) {
+        Set<String> keys = new HashSet<>();
+        Volume.await(local.listAll(prefix)).forEach(o -> keys.add(o.key()));
+        return keys;
+    }
+
     private void write(Io io, int block) {
         byte[] d = new byte[BS];
         random.nextBytes(d);
@@ -118,8 +161,8 @@ class LongUptimeTest {
                 named.add(v.index.segment(id).key());
             }
         }
-        if (v.checkpoint != 0) {
-            named.add(Keys.checkpoint("vol", v.checkpoint));
+        for (int n = 0; n < v.checkpointParts; n++) {
+            named.add(Keys.checkpointPart("vol", v.checkpoint, n));
         }
         return named;
     }

@@ -59,7 +59,8 @@ public final class BlockIndex {
     /** Ids 1 .. this may be handed out. */
     private final int idSpace;
 
-    BlockIndex(long blocks) {
+    /** An empty index (the loader fills it). */
+    public BlockIndex(long blocks) {
         this.idSpace = Math.clamp(Integer.getInteger(ID_SPACE_PROPERTY, MAX_SEGMENTS), 1, MAX_SEGMENTS);
         if (blocks > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("too many blocks for one volume: " + blocks);
