@@ -251,8 +251,8 @@ class CacheLostAnswersTest {
             for (int id = 1; id < v.index.segmentLimit(); id++) {
                 named.add(v.index.segment(id).key());
             }
-            if (v.checkpoint != 0) {
-                named.add(Keys.checkpoint("vol", v.checkpoint));
+            for (int n = 0; n < v.checkpointParts; n++) {
+                named.add(Keys.checkpointPart("vol", v.checkpoint, n));
             }
             unnamed = keys("vol/seg/");
             unnamed.addAll(keys("vol/ckpt/"));

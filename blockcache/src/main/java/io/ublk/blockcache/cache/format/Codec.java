@@ -23,6 +23,9 @@ public final class Codec {
         CRC32C crc = new CRC32C();
         crc.update(b.array(), 0, b.position());
         b.putInt((int) crc.getValue());
+        if (b.position() == b.array().length) {
+            return b.array(); // sized exactly: no second copy of a large object
+        }
         byte[] out = new byte[b.position()];
         System.arraycopy(b.array(), 0, out, 0, out.length);
         return out;

@@ -21,8 +21,14 @@ public final class Keys {
         return manifestPrefix(volume) + hex(generation);
     }
 
+    /** A checkpoint's first part (and all of a version 1 checkpoint). */
     public static String checkpoint(String volume, long generation) {
         return volume + "/ckpt/" + hex(generation);
+    }
+
+    /** Part {@code n} of a checkpoint: the first keeps the version 1 key, so either version opens by it. */
+    public static String checkpointPart(String volume, long generation, int n) {
+        return n == 0 ? checkpoint(volume, generation) : checkpoint(volume, generation) + "-" + n;
     }
 
     /**

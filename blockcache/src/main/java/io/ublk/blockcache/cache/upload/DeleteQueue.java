@@ -11,14 +11,16 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Objects no generation names anymore, deleted once a grace period has passed, so a read that
- * looked up an old location just before keeps working. Uploader thread only.
+ * looked up an old location just before keeps working. A segment's in-process id is released
+ * for reuse at the same moment, for the same reason. Uploader thread only.
  */
 final class DeleteQueue {
     private static final Logger LOG = LoggerFactory.getLogger(DeleteQueue.class);
     /** Keys per delete call, at most: what one S3 DeleteObjects request takes. */
     private static final int MAX_KEYS = 1000;
 
-    private record Doomed(String key, long since) {}
+    /** {@code segment}: the id to release when the grace period ends, 0 for none. */
+    private record Doomed(String key, long since, int segment) {}
 
     private final ArrayDeque<Doomed> doomed = new ArrayDeque<>();
     private final Volume volume;
@@ -33,7 +35,12 @@ final class DeleteQueue {
 
     /** Deletes {@code key} once the grace period has passed. */
     void add(String key) {
-        doomed.add(new Doomed(key, System.nanoTime()));
+        add(key, 0);
+    }
+
+    /** Deletes a retired segment's {@code key} and releases its {@code id} once the grace period has passed. */
+    void add(String key, int id) {
+        doomed.add(new Doomed(key, System.nanoTime(), id));
     }
 
     private boolean due() {
@@ -47,7 +54,12 @@ final class DeleteQueue {
         }
         List<String> keys = new ArrayList<>();
         while (due() && keys.size() < MAX_KEYS) {
-            keys.add(doomed.poll().key());
+            Doomed d = doomed.poll();
+            keys.add(d.key());
+            if (d.segment() != 0) {
+                // the grace is over whether or not the delete works: no reader resolves the id any more
+                volume.index.release(d.segment());
+            }
         }
         try {
             Volume.await(volume.store().deleteAll(keys));
@@ -55,7 +67,7 @@ final class DeleteQueue {
         } catch (RuntimeException e) {
             LOG.warn("volume '{}': cannot delete {} dead objects yet: {}", volume.name, keys.size(), e.toString());
             long now = System.nanoTime();
-            keys.forEach(k -> doomed.add(new Doomed(k, now)));
+            keys.forEach(k -> doomed.add(new Doomed(k, now, 0)));
         }
     }
 }

@@ -66,6 +66,7 @@ final class RoundCommitter implements AutoCloseable {
     private final SegmentEncoder encoder;
     /** Where segments are assembled; freed while the uploader idles. */
     private final SegmentBuffers buffers;
+    private final int checkpointPartBytes;
     /** Journal mappings of failed PUTs, unmapped after a grace period. */
     private final JournalViews.Graveyard graveyard = new JournalViews.Graveyard();
     /** The round being committed, kept until it commits or is given up; null between rounds. */
@@ -128,6 +129,8 @@ final class RoundCommitter implements AutoCloseable {
         this.encoder = new SegmentEncoder(volume.name, volume.header.uuid(), bs, slots);
         long capacity = SegmentHeader.headerBytes(slots + ZERO_RUNS_IN_BUFFER) + (long) slots * bs;
         this.buffers = new SegmentBuffers(capacity, config.uploadParallelism() + 1);
+        this.checkpointPartBytes = Math.clamp(Integer.getInteger(Checkpoint.PART_BYTES_PROPERTY, Checkpoint.PART_BYTES),
+                Checkpoint.MIN_PART_BYTES, Checkpoint.PART_BYTES);
     }
 
     /**
@@ -196,20 +199,23 @@ final class RoundCommitter implements AutoCloseable {
         plans.forEach(p -> stats.journalSentBlocks.add(p.fromJournal));
 
         long[] locations = new long[blocks.length];
-        int firstId = volume.index.segmentLimit();
-        for (SegmentEncoder.Plan p : plans) {
-            int id = volume.index.addSegment(p.key, p.header.headerBytes, p.header.dataSlots());
-            for (int i = 0; i < p.header.count(); i++) {
-                if (p.header.kinds[i] == SegmentHeader.DATA) {
-                    locations[p.source[i]] = BlockIndex.location(id, p.header.args[i], p.header.crcs[i]);
-                }
-            }
-        }
+        int[] ids = new int[plans.size()];
+        int registered = 0;
         List<String> chain = new ArrayList<>(volume.chain);
         plans.forEach(p -> chain.add(p.key));
         long ckpt = volume.checkpoint;
-        boolean checkpointed = checkpoint || chain.size() > MAX_CHAIN;
+        int parts = volume.checkpointParts;
+        boolean checkpointed = checkpoint || chain.size() > MAX_CHAIN || volume.index.idsScarce();
         try {
+            for (SegmentEncoder.Plan p : plans) {
+                int id = volume.index.addSegment(p.key, p.header.headerBytes, p.header.dataSlots());
+                ids[registered++] = id;
+                for (int i = 0; i < p.header.count(); i++) {
+                    if (p.header.kinds[i] == SegmentHeader.DATA) {
+                        locations[p.source[i]] = BlockIndex.location(id, p.header.args[i], p.header.crcs[i]);
+                    }
+                }
+            }
             if (checkpointed) {
                 long[] all = new long[volume.index.blocks()];
                 for (int b = 0; b < all.length; b++) {
@@ -218,36 +224,46 @@ final class RoundCommitter implements AutoCloseable {
                 for (int i = 0; i < blocks.length; i++) {
                     all[blocks[i]] = locations[i];
                 }
-                byte[] encoded = Checkpoint.encode(volume.header.uuid(), gen, all, volume.index);
-                String key = Keys.checkpoint(volume.name, gen);
-                r.sent(key);
-                Volume.await(volume.store().put(key, encoded));
-                bytes += encoded.length;
-                stats.checkpointPuts.increment();
+                // one part in memory at a time; the manifest, PUT after the last, makes them count
+                Checkpoint.Writer w = new Checkpoint.Writer(volume.header.uuid(), gen, all, volume.index,
+                        checkpointPartBytes);
+                while (w.hasNext()) {
+                    String key = Keys.checkpointPart(volume.name, gen, w.part());
+                    byte[] encoded = w.next();
+                    r.sent(key);
+                    Volume.await(volume.store().put(key, encoded));
+                    bytes += encoded.length;
+                    stats.checkpointPuts.increment();
+                }
                 ckpt = gen;
+                parts = w.part();
                 chain.clear();
             }
             r.manifestSent = true;
             putManifest(r, new Manifest(volume.header.uuid(), volume.writer, gen, epoch, ckpt, chain, r.id));
         } catch (RuntimeException e) {
-            // a retry registers these keys again: as dead ids here, afterCommit would delete them
-            for (int id = firstId; id < volume.index.segmentLimit(); id++) {
-                volume.index.retire(id);
+            // No location with these ids was published, so they are free again at once (a retry
+            // registers the keys anew; left present, afterCommit would delete them).
+            for (int i = 0; i < registered; i++) {
+                volume.index.retire(ids[i]);
+                volume.index.release(ids[i]);
             }
             throw e;
         }
         round = null;
         long previousCheckpoint = volume.checkpoint;
+        int previousParts = volume.checkpointParts;
         volume.generation = gen;
         volume.checkpoint = ckpt;
+        volume.checkpointParts = parts;
         volume.chain.clear();
         volume.chain.addAll(chain);
         stats.committedGeneration.set(gen);
         stats.uploadedBytes.add(bytes);
         if (checkpointed) {
-            retireHistory(gen, previousCheckpoint);
+            retireHistory(gen, previousCheckpoint, previousParts);
         }
-        deleteOrphans(chain, ckpt);
+        deleteOrphans(chain, ckpt, parts);
         return new Committed(gen, locations, checkpointed, bytes);
     }
 
@@ -309,11 +325,15 @@ final class RoundCommitter implements AutoCloseable {
     }
 
     /** Objects of rounds given up, now that a newer manifest is in force: delete them (later). */
-    private void deleteOrphans(List<String> chain, long checkpoint) {
-        String inUse = Keys.checkpoint(volume.name, checkpoint);
+    private void deleteOrphans(List<String> chain, long checkpoint, int parts) {
+        List<String> inUse = new ArrayList<>(parts);
+        for (int n = 0; n < parts; n++) {
+            inUse.add(Keys.checkpointPart(volume.name, checkpoint, n));
+        }
         for (String key : orphans) {
-            // a round given up at this generation wrote the checkpoint key this commit rewrote
-            if (!key.equals(inUse) && !chain.contains(key)) {
+            // a round given up at this generation wrote checkpoint keys this commit rewrote (its
+            // parts past this one's last are named by nothing: they go)
+            if (!inUse.contains(key) && !chain.contains(key)) {
                 deletes.add(key);
             }
         }
@@ -397,13 +417,13 @@ final class RoundCommitter implements AutoCloseable {
         for (int id = 1; id < index.segmentLimit(); id++) {
             if (index.present(id) && index.live(id) == 0) {
                 index.retire(id);
-                deletes.add(index.segment(id).key());
+                deletes.add(index.segment(id).key(), id);
             }
         }
     }
 
     /** Manifests before a checkpoint, and the checkpoint before it, are history: delete them (later). */
-    private void retireHistory(long checkpointGen, long previousCheckpoint) {
+    private void retireHistory(long checkpointGen, long previousCheckpoint, int previousParts) {
         try {
             for (var o : Volume.await(volume.store().listAll(Keys.manifestPrefix(volume.name)))) {
                 long g = Keys.manifestGeneration(volume.name, o.key());
@@ -414,8 +434,8 @@ final class RoundCommitter implements AutoCloseable {
         } catch (RuntimeException e) {
             LOG.warn("volume '{}': cannot list old manifests (they stay): {}", volume.name, e.toString());
         }
-        if (previousCheckpoint != 0) {
-            deletes.add(Keys.checkpoint(volume.name, previousCheckpoint));
+        for (int n = 0; previousCheckpoint != 0 && n < previousParts; n++) {
+            deletes.add(Keys.checkpointPart(volume.name, previousCheckpoint, n));
         }
     }
 

@@ -10,7 +10,15 @@ import java.util.concurrent.atomic.AtomicLongArray;
  *
  * <p>A location packs {@code crc32c (32) | segment id (22) | slot (10)}; 0 means the block is
  * in no segment and reads as zeros without a store call. Segment ids are this process's own
- * numbering of segment keys (from 1); they are never persisted.
+ * numbering of segment keys (from 1); they are never persisted, so the store format does not
+ * depend on their width.
+ *
+ * <p><b>Ids are reused</b>, or 22 bits would run out after 4M segments (97 days at one round
+ * per 2 s, failed rounds included) and uploads would stop for good. An id goes back to the free
+ * list only when nothing can resolve it any more: a segment the latest generation no longer
+ * names is {@link #retire}d, and {@link #release}d once the delete grace period has passed
+ * (a reader that looked up its location just before has long resolved the key by then); a
+ * round that failed releases its new ids at once, as no location with them was ever published.
  *
  * <p>The index also counts, per segment, how many of its slots are still live, which is what
  * compaction and the deletion of dead segments go by. Those counts are the uploader's alone.
@@ -20,19 +28,40 @@ public final class BlockIndex {
     public static final int MAX_SLOTS = 1 << SLOT_BITS;
     private static final int SEGMENT_BITS = 22;
     static final int MAX_SEGMENTS = (1 << SEGMENT_BITS) - 1;
+    /**
+     * Shrinks the id space to this many ids (tests only: a few dozen ids run out in seconds
+     * instead of months). Read when an index is made.
+     */
+    public static final String ID_SPACE_PROPERTY = "ublk.blockcache.segmentIds";
 
     /** A segment object: its key, where its payloads start, and how many data slots it has. */
     public record SegmentRef(String key, int headerBytes, int slots) {}
 
     private final AtomicLongArray locations;
-    /** Replaced (never mutated in place past its published length) when it grows. */
+    private static final byte FREE = 0;
+    /** Named by the latest generation, or by the round being committed. */
+    private static final byte PRESENT = 1;
+    /** Handed to the deleter; its id waits for the grace period. */
+    private static final byte RETIRED = 2;
+
+    /**
+     * Replaced when it grows; a slot is written again only when its id is reused, which is after
+     * any reader resolved the old segment (see above). The write of {@link #segments} after each
+     * change publishes the slot to a reader that finds the id in a location set later.
+     */
     private volatile SegmentRef[] segments = new SegmentRef[64];
     private int[] live = new int[64];
-    /** Still in the store and not yet handed to the deleter. */
-    private boolean[] present = new boolean[64];
+    private byte[] state = new byte[64];
     private int segmentCount = 1;
+    /** Released ids, reused last in, first out. */
+    private int[] free = new int[16];
+    private int freeCount;
+    /** Ids 1 .. this may be handed out. */
+    private final int idSpace;
 
-    BlockIndex(long blocks) {
+    /** An empty index (the loader fills it). */
+    public BlockIndex(long blocks) {
+        this.idSpace = Math.clamp(Integer.getInteger(ID_SPACE_PROPERTY, MAX_SEGMENTS), 1, MAX_SEGMENTS);
         if (blocks > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("too many blocks for one volume: " + blocks);
         }
@@ -78,26 +107,48 @@ public final class BlockIndex {
         return segments[id];
     }
 
-    /** Registers a segment key; its entries are published by {@link #set}. Uploader or loader only. */
+    /**
+     * Registers a segment key under a free id; its entries are published by {@link #set}.
+     * Uploader or loader only. Throws if every id is in use or waiting for its grace period
+     * (the caller's round fails and is retried later, when some were released).
+     */
     public int addSegment(String key, int headerBytes, int slots) {
-        if (segmentCount > MAX_SEGMENTS) {
-            throw new IllegalStateException("more than " + MAX_SEGMENTS + " segments in one process");
+        int id;
+        if (freeCount > 0) {
+            id = free[--freeCount];
+        } else if (segmentCount <= idSpace) {
+            id = segmentCount++;
+        } else {
+            throw new IllegalStateException("all " + idSpace + " segment ids are in use or waiting for the delete grace period");
         }
         SegmentRef[] s = segments;
-        if (segmentCount == s.length) {
+        if (id == s.length) {
             s = Arrays.copyOf(s, s.length * 2);
             live = Arrays.copyOf(live, s.length);
-            present = Arrays.copyOf(present, s.length);
+            state = Arrays.copyOf(state, s.length);
         }
-        s[segmentCount] = new SegmentRef(key, headerBytes, slots);
-        present[segmentCount] = true;
+        s[id] = new SegmentRef(key, headerBytes, slots);
+        state[id] = PRESENT;
         segments = s;
-        return segmentCount++;
+        return id;
     }
 
-    /** Ids handed out so far are 1 .. this - 1. */
+    /** Ids handed out so far are below this (some may be free: see {@link #present}). */
     public int segmentLimit() {
         return segmentCount;
+    }
+
+    /** Ids {@link #addSegment} can still hand out. */
+    public int freeIds() {
+        return idSpace - (segmentCount - 1) + freeCount;
+    }
+
+    /**
+     * True once half the id space is taken: time for a checkpoint, which lets the dead segments
+     * of the chain go (and their ids after the grace period) before a round finds none.
+     */
+    public boolean idsScarce() {
+        return freeIds() < idSpace / 2;
     }
 
     public int live(int id) {
@@ -105,11 +156,28 @@ public final class BlockIndex {
     }
 
     public boolean present(int id) {
-        return present[id];
+        return state[id] == PRESENT;
     }
 
     /** The segment will be deleted: it is no longer named by the latest generation. */
     public void retire(int id) {
-        present[id] = false;
+        state[id] = RETIRED;
+    }
+
+    /**
+     * Gives a retired id back for reuse: its grace period passed, or no location with it was
+     * ever published. A location still pointing at it is a bug, and reusing the id would
+     * silently point that block at another segment's slot, so it throws instead.
+     */
+    public void release(int id) {
+        if (state[id] != RETIRED || live[id] != 0) {
+            throw new IllegalStateException("segment id " + id + " released while " + (state[id] == RETIRED
+                    ? live[id] + " blocks point at it" : "not retired"));
+        }
+        state[id] = FREE;
+        if (freeCount == free.length) {
+            free = Arrays.copyOf(free, free.length * 2);
+        }
+        free[freeCount++] = id;
     }
 }

@@ -48,6 +48,8 @@ public final class Volume {
     /** The writer of the latest generation (null: none yet). */
     public UUID latestWriter;
     public long checkpoint;
+    /** How many parts that checkpoint has (0: none), so all of them go when it does. */
+    public int checkpointParts;
     public final List<String> chain = new ArrayList<>();
 
     private Volume(ObjectStore store, String name, VolumeHeader header, UUID writer, CacheStats stats) {
@@ -131,9 +133,9 @@ public final class Volume {
         generations.sort(java.util.Comparator.reverseOrder());
         long latest = generations.get(0);
         Manifest m = readManifest(latest);
+        int parts = 0;
         if (m.checkpoint() != 0) {
-            String ck = Keys.checkpoint(name, m.checkpoint());
-            Checkpoint.decode(ck, await(store.get(ck)).data(), header.uuid(), into);
+            parts = Checkpoint.decode(name, m.checkpoint(), key -> await(store.get(key)).data(), header.uuid(), into);
         }
         for (String seg : m.segments()) {
             applySegment(into, seg, readSegmentHeader(seg));
@@ -153,6 +155,7 @@ public final class Volume {
             }
         }
         checkpoint = m.checkpoint();
+        checkpointParts = parts;
         chain.clear();
         chain.addAll(m.segments());
         stats.committedGeneration.set(latest);
