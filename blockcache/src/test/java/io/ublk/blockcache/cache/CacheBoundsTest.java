@@ -2,9 +2,10 @@ package io.ublk.blockcache.cache;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.ublk.blockcache.cache.journal.JournalReplay;
-import io.ublk.s3.FaultInjectingStore.Op;
 import io.ublk.blockcache.BlockTarget;
+import io.ublk.blockcache.cache.journal.JournalReplay;
+import io.ublk.s3.FaultInjectingStore;
+import io.ublk.s3.FaultInjectingStore.Op;
 import io.ublk.s3.LocalObjectStore;
 import java.lang.management.ManagementFactory;
 import java.time.Duration;
@@ -191,14 +192,14 @@ class CacheBoundsTest {
 
     @Test
     void aWriteAsksForRoomBeforeItsSlotWhileTheDirtyBoundIsReachedAndIsAdmittedOnceUploadsMakeRoom() throws Exception {
-        io.ublk.s3.FaultInjectingStore faulty = new io.ublk.s3.FaultInjectingStore(store);
+        FaultInjectingStore faulty = new FaultInjectingStore(store);
         long maxDirty = 4L * BS;
         CacheConfig config = CacheConfig.of(tmp.resolve("c"), "vol", 64L * BS).withSizes(maxDirty, CLEAN, 4L * BS)
                 .withUpload(Duration.ofMillis(10), 2);
         byte[] data = new byte[BS];
         try (CacheTarget t = CacheTarget.open(config, faulty); Io io = new Io(t)) {
             assertThat(t.admit(0, BS, 1, (tag, r) -> {})).as("room: admitted at once").isZero();
-            faulty.hang(io.ublk.s3.FaultInjectingStore.Op.PUT); // the store stalls: segments do not land
+            faulty.hang(FaultInjectingStore.Op.PUT); // the store stalls: segments do not land
             for (int b = 0; b < 4; b++) {
                 assertThat(io.write((long) b * BS, data, 0)).isEqualTo(BS);
             }
