@@ -42,7 +42,28 @@ final class CacheFixture {
         try {
             return Fio.run(dir, timeout, args);
         } catch (AssertionError e) {
-            throw new AssertionError(e.getMessage() + "\n" + server.describe(), e);
+            throw new AssertionError(e.getMessage() + "\n" + cacheState(server) + server.describe(), e);
+        }
+    }
+
+    /** What the cache meters said when fio failed: tells a stuck cache (no rounds, writes waiting) from a slow one. */
+    private static String cacheState(ServerProcess server) {
+        int port = server.metricsPort();
+        if (port <= 0) {
+            return "";
+        }
+        try {
+            Metrics m = Metrics.scrapePlain(port);
+            StringBuilder b = new StringBuilder("--- cache meters at the failure ---\n");
+            for (String name : List.of("ublk_cache_dirty_bytes", "ublk_cache_dirty_memory_bytes",
+                    "ublk_cache_write_waits_total", "ublk_cache_upload_rounds_total", "ublk_cache_upload_failures_total",
+                    "ublk_cache_compactions_total", "ublk_cache_read_misses_total", "ublk_worker_late_answers_total",
+                    "ublk_bounce_slots_in_use")) {
+                b.append(m.linesFor(name)).append('\n');
+            }
+            return b.toString();
+        } catch (RuntimeException | AssertionError scrape) {
+            return "--- cache meters: cannot scrape (" + scrape.getMessage() + ") ---\n";
         }
     }
 

@@ -244,6 +244,12 @@ final class ServerProcess implements AutoCloseable {
     }
 
     /** The server's command, state and stderr tail, for assertion messages. */
+    /** The {@code --metrics-port} this server was started with, or -1. */
+    int metricsPort() {
+        int i = command.indexOf("--metrics-port");
+        return i >= 0 && i + 1 < command.size() ? Integer.parseInt(command.get(i + 1)) : -1;
+    }
+
     String describe() {
         String state = process.isAlive() ? "running" : "exited " + process.exitValue();
         String d = String.join(" ", command) + " (pid " + process.pid() + ", " + state + ")"
