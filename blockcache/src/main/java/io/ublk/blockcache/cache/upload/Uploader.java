@@ -61,6 +61,8 @@ public final class Uploader implements Runnable {
     private final ArrayDeque<DirtyTable.Frozen> backlog = new ArrayDeque<>();
     private final Object progress = new Object();
     private long nextAttempt;
+    /** The replayed epoch adopted at open waits the upload delay until this (0: none waits). */
+    private long replayedUntil;
     private long backoff = FIRST_BACKOFF_MS;
     private long idleSince;
     private volatile boolean stopping;
@@ -93,6 +95,8 @@ public final class Uploader implements Runnable {
             throw new IllegalStateException("the uploader runs already");
         }
         backlog.add(f);
+        // replayed writes wait the upload delay like any others (a drain does not wait for it)
+        replayedUntil = System.nanoTime() + config.uploadDelay().toNanos();
     }
 
     public void wake() {
@@ -183,7 +187,10 @@ public final class Uploader implements Runnable {
         if (stats.dirtyMemory() > config.dirtyMemoryBytes()) {
             worked |= spill();
         }
-        if (!backlog.isEmpty() && System.nanoTime() - nextAttempt >= 0) {
+        if (!backlog.isEmpty() && System.nanoTime() - nextAttempt >= 0 && (replayedUntil == 0
+                || System.nanoTime() - replayedUntil >= 0 || drainTarget >= backlog.peek().number()
+                || throttle.hasWaiters())) {
+            replayedUntil = 0;
             worked |= commitOldest();
         }
         throttle.resume();
