@@ -182,19 +182,8 @@ public final class Checkpoint {
                 local[i] = id != null ? id : index.addSegment(key, headerBytes, slots);
                 ids.putIfAbsent(key, local[i]);
             }
-            int entries = b.getInt();
-            for (int i = 0; i < entries; i++) {
-                long block = b.getLong();
-                int seg = b.getInt();
-                int slot = b.getInt();
-                int crc = b.getInt();
-                // ascending across parts: no block is set twice, nor by a part read out of order
-                if (block <= after || block >= blocks || seg < 0 || seg >= names || slot < 0 || slot >= BlockIndex.MAX_SLOTS) {
-                    throw new CorruptObjectException(what + " entry " + i + " is out of range");
-                }
-                after = block;
-                index.set((int) block, BlockIndex.location(local[seg], slot, crc));
-            }
+            // ascending across parts: no block is set twice, nor by a part read out of order
+            after = readEntries(what, b, blocks, local, index, after, true);
             if (last) {
                 return part + 1;
             }
@@ -213,17 +202,31 @@ public final class Checkpoint {
             int headerBytes = b.getInt();
             ids[i] = index.addSegment(key, headerBytes, b.getInt());
         }
+        readEntries(what, b, blocks, ids, index, -1, false);
+    }
+
+    /**
+     * Sets the index from a run of entries (block, segment, slot, crc) naming segments by their
+     * position in {@code ids}. With {@code ascending} every block must follow {@code after} and
+     * the one before it (version 2); otherwise only the range is checked (version 1). Answers the
+     * last block read, or {@code after} if none.
+     */
+    private static long readEntries(String what, ByteBuffer b, long blocks, int[] ids, BlockIndex index, long after,
+            boolean ascending) {
         int entries = b.getInt();
         for (int i = 0; i < entries; i++) {
             long block = b.getLong();
             int seg = b.getInt();
             int slot = b.getInt();
             int crc = b.getInt();
-            if (block < 0 || block >= blocks || seg < 0 || seg >= names || slot < 0 || slot >= BlockIndex.MAX_SLOTS) {
+            if (block < 0 || (ascending && block <= after) || block >= blocks || seg < 0 || seg >= ids.length || slot < 0
+                    || slot >= BlockIndex.MAX_SLOTS) {
                 throw new CorruptObjectException(what + " entry " + i + " is out of range");
             }
+            after = block;
             index.set((int) block, BlockIndex.location(ids[seg], slot, crc));
         }
+        return after;
     }
 
     private static void checkVolume(String what, ByteBuffer b, UUID uuid) {
