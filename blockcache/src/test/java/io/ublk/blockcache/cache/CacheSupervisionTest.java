@@ -115,13 +115,18 @@ class CacheSupervisionTest {
                 .withLease(WriterLease.Terms.of(Duration.ofSeconds(1)));
     }
 
-    /** Writes blocks 0-7 (two segments of 4), commits, overwrites block 0 and commits: a segment is then 3/4 live. */
+    /**
+     * Writes blocks 0-7 (two segments of 4), commits, overwrites block 0 and commits: a segment is
+     * then 3/4 live. The first writes leave a sector of each block out: a merged block is not kept
+     * in the clean cache, so the compaction must read its live blocks from the store.
+     */
     static void makeGarbage(CacheTarget t, Io io) throws InterruptedException {
-        byte[] b = new byte[BS];
+        byte[] part = new byte[BS - 512];
         for (int i = 0; i < 8; i++) {
-            new Random(i).nextBytes(b);
-            assertThat(io.write((long) i * BS, b, 0)).isEqualTo(BS);
+            new Random(i).nextBytes(part);
+            assertThat(io.write((long) i * BS, part, 0)).isEqualTo(part.length);
         }
+        byte[] b = new byte[BS];
         t.drain();
         new Random(99).nextBytes(b);
         assertThat(io.write(0, b, 0)).isEqualTo(BS);
@@ -132,16 +137,71 @@ class CacheSupervisionTest {
     void aCompactionThatKeepsFailingBacksOff() throws Exception {
         FaultInjectingStore faulty = new FaultInjectingStore(local);
         try (CacheTarget t = CacheTarget.open(compacting("c"), faulty); Io io = new Io(t, t::stopped)) {
-            // the compaction's segment reads fail: nothing else reads here
-            faulty.failRandomly(1.0, 5, FaultInjectingStore.Op.GET);
+            // the compaction's block reads fail: nothing else reads here
+            faulty.failRandomly(1.0, 5, FaultInjectingStore.Op.GET_RANGE);
             makeGarbage(t, io);
             int before = faulty.injected();
             Thread.sleep(3000);
-            int attempts = faulty.injected() - before;
-            // every idle turn (50 ms) retried before: ~60 in 3 s
-            assertThat(attempts).as("compaction attempts in 3 s of failures").isBetween(1, 4);
+            // an attempt reads the 3 live blocks of the sparse segment at once: 3 failed reads each
+            int failedReads = faulty.injected() - before;
+            // every idle turn (50 ms) retried before: ~60 attempts in 3 s
+            assertThat(failedReads).as("failed block reads of compaction attempts in 3 s of failures").isBetween(1, 12);
             faulty.failRandomly(0, 5);
             assertThat(t.stopped()).isNull();
+        }
+    }
+
+    @Test
+    void aCompactionReadsOnlyTheLiveBlocksOfItsSegments() throws Exception {
+        CountingStore counted = new CountingStore(local);
+        try (CacheTarget t = CacheTarget.open(compacting("live"), counted); Io io = new Io(t, t::stopped)) {
+            int gets = counted.gets.get();
+            int ranges = counted.rangeGets.get();
+            makeGarbage(t, io);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+            while (t.stats().compactions() == 0) {
+                assertThat(System.nanoTime()).as("a compaction ran").isLessThan(deadline);
+                Thread.sleep(20);
+            }
+            // before: the whole segment object (4 blocks and a header) in one GET, held until the commit
+            assertThat(counted.gets.get() - gets).as("whole-object GETs").isZero();
+            assertThat(counted.rangeGets.get() - ranges).as("block reads: the 3 live blocks").isEqualTo(3);
+            byte[] back = new byte[BS - 512];
+            for (int i = 1; i < 4; i++) {
+                new Random(i).nextBytes(back);
+                assertThat(io.read((long) i * BS, BS - 512)).as("block %d after the move", i).isEqualTo(back);
+            }
+        }
+    }
+
+    @Test
+    void aRoundReadsTheCommittedBlocksItMergesWithAllAtOnce() throws Exception {
+        CountingStore counted = new CountingStore(local);
+        try (CacheTarget t = CacheTarget.open(compacting("merge"), counted); Io io = new Io(t, t::stopped)) {
+            byte[] head = new byte[BS - 512];
+            for (int i = 0; i < 4; i++) {
+                new Random(i).nextBytes(head);
+                assertThat(io.write((long) i * BS, head, 0)).isEqualTo(head.length);
+            }
+            t.drain(); // merged with zeros: committed, not kept in the clean cache
+            counted.rangeDelayMillis = 200;
+            byte[] tail = new byte[512];
+            for (int i = 0; i < 4; i++) {
+                new Random(10 + i).nextBytes(tail);
+                assertThat(io.write((long) i * BS + BS - 512, tail, 0)).isEqualTo(512);
+            }
+            t.drain(); // each block merges with its committed bytes: one segment, 4 store reads
+            // before: one read after the other (a round of N partial blocks took N store latencies)
+            assertThat(counted.maxRangesInFlight.get()).as("merge reads in flight at once").isEqualTo(4);
+            counted.rangeDelayMillis = 0;
+            for (int i = 0; i < 4; i++) {
+                byte[] want = new byte[BS];
+                new Random(i).nextBytes(head);
+                new Random(10 + i).nextBytes(tail);
+                System.arraycopy(head, 0, want, 0, head.length);
+                System.arraycopy(tail, 0, want, BS - 512, 512);
+                assertThat(io.read((long) i * BS, BS)).as("block %d", i).isEqualTo(want);
+            }
         }
     }
 
@@ -150,7 +210,7 @@ class CacheSupervisionTest {
         FaultInjectingStore faultyA = new FaultInjectingStore(local);
         CountingStore a = new CountingStore(faultyA);
         try (CacheTarget ta = CacheTarget.open(compacting("a"), a); Io ia = new Io(ta, ta::stopped)) {
-            faultyA.failRandomly(1.0, 6, FaultInjectingStore.Op.GET); // holds A's compaction off
+            faultyA.failRandomly(1.0, 6, FaultInjectingStore.Op.GET_RANGE); // holds A's compaction off
             makeGarbage(ta, ia);
             // B never compacts, so A's compaction finds its segments and reaches the manifest, B's by then
             CacheConfig never = compacting("b").withCompaction(new CacheConfig.Compaction(1.0, Long.MAX_VALUE, Duration.ZERO));

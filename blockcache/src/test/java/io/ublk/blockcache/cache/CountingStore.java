@@ -5,6 +5,7 @@ import io.ublk.s3.ObjectStore;
 import io.ublk.s3.StoredObject;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /** Counts the calls a real store gets, by kind. */
@@ -22,6 +23,11 @@ final class CountingStore implements ObjectStore {
     /** The same for the next conditional PUT (the lease's renewals). */
     volatile Throwable throwOnNextPutIfMatch;
 
+    /** When positive, each range read answers this much later, and the most in flight at once is kept. */
+    volatile long rangeDelayMillis;
+    final AtomicInteger rangesInFlight = new AtomicInteger();
+    final AtomicInteger maxRangesInFlight = new AtomicInteger();
+
     CountingStore(ObjectStore store) {
         this.store = store;
     }
@@ -38,7 +44,17 @@ final class CountingStore implements ObjectStore {
     }
 
     @Override public CompletableFuture<StoredObject> get(String key) { gets.incrementAndGet(); return store.get(key); }
-    @Override public CompletableFuture<byte[]> getRange(String key, long offset, int length) { rangeGets.incrementAndGet(); return store.getRange(key, offset, length); }
+    @Override public CompletableFuture<byte[]> getRange(String key, long offset, int length) {
+        rangeGets.incrementAndGet();
+        long delay = rangeDelayMillis;
+        if (delay == 0) {
+            return store.getRange(key, offset, length);
+        }
+        maxRangesInFlight.accumulateAndGet(rangesInFlight.incrementAndGet(), Math::max);
+        return store.getRange(key, offset, length)
+                .thenApplyAsync(d -> d, CompletableFuture.delayedExecutor(delay, TimeUnit.MILLISECONDS))
+                .whenComplete((d, e) -> rangesInFlight.decrementAndGet());
+    }
     @Override public CompletableFuture<String> put(String key, byte[] data) {
         Throwable e = throwOnNextPut;
         if (e != null) {

@@ -29,8 +29,8 @@ import org.junit.jupiter.api.io.TempDir;
  * server still reports 256 devices; after SIGTERM no ublk node is left in /dev at all.
  *
  * <p><b>No growth over repeated lifetimes.</b> The server creates its devices at start and deletes
- * them at exit, so lifetimes repeat as processes: {@value #CYCLES} servers in a row (system
- * property {@code ublk.e2e.cycles}), each with 32 devices that all get a short write + verify
+ * them at exit, so lifetimes repeat as processes: N servers in a row (default 10; system
+ * property {@code ublk.e2e.cycles} or env {@code UBLK_E2E_CYCLES}), each with 32 devices that all get a short write + verify
  * before SIGTERM. Run 1 is the warm-up (first-use kernel allocations, page cache of the JDK); the
  * baseline is taken after it, the end state after the last run, both after drop_caches and a shrink of the filp slab:
  * <ul>
@@ -53,9 +53,15 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class ManyDevicesVmIT {
-    static final int CYCLES = Integer.getInteger("ublk.e2e.cycles", 10);
+    static final int CYCLES = cycles();
     private static final int BATCH = 32;
     private static final Duration FIO_TIMEOUT = Duration.ofMinutes(4);
+
+    /** {@code -Dublk.e2e.cycles=N}, or env {@code UBLK_E2E_CYCLES} (scripts/test passes it into the guest); default 10. */
+    static int cycles() {
+        String v = System.getProperty("ublk.e2e.cycles", System.getenv("UBLK_E2E_CYCLES"));
+        return v == null || v.isBlank() ? 10 : Integer.parseInt(v.strip());
+    }
 
     @TempDir
     Path dir;

@@ -27,7 +27,7 @@ public final class CleanCache {
     private final Volume volume;
     private final CacheStats stats;
     private final Cache<Integer, CleanBlock> cache;
-    private final ConcurrentHashMap<Integer, CompletableFuture<CleanBlock>> fetching = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<Long, CompletableFuture<CleanBlock>> fetching = new ConcurrentHashMap<>();
     /**
      * Blocks a prefetch fetched, held until the read that follows takes them: the cache's
      * admission policy may turn a new entry away at once, and the read must not then wait on the
@@ -107,30 +107,37 @@ public final class CleanCache {
         });
     }
 
-    /** Fetches the committed block into the cache; one fetch per block at a time. */
+    /**
+     * Fetches the committed block into the cache; one fetch per location at a time. Keyed by
+     * location, not block: a fetch of an older version still under way must never answer for the
+     * version the uploader committed since (the merge of a partial block would take stale bytes).
+     */
     public CompletableFuture<CleanBlock> fetch(int block, long loc) {
-        CompletableFuture<CleanBlock> running = fetching.get(block);
+        CompletableFuture<CleanBlock> running = fetching.get(loc);
         if (running != null) {
             return running;
         }
         CompletableFuture<CleanBlock> mine = new CompletableFuture<>();
-        running = fetching.putIfAbsent(block, mine);
+        running = fetching.putIfAbsent(loc, mine);
         if (running != null) {
             return running;
         }
         stats.readMisses.increment();
         volume.fetch(loc).whenComplete((c, ex) -> {
             if (ex == null) {
-                cache.put(block, c);
-                // The uploader may have committed a newer version meanwhile: never leave the older one cached.
-                if (volume.index.get(block) != loc) {
-                    cache.asMap().remove(block, c);
+                // The uploader may have committed a newer version meanwhile: never let the older
+                // one replace it, nor stay cached.
+                if (volume.index.get(block) == loc) {
+                    cache.put(block, c);
+                    if (volume.index.get(block) != loc) {
+                        cache.asMap().remove(block, c);
+                    }
                 }
             } else {
                 LOG.warn("volume '{}': cannot read block {} from the store: {}", volume.name, block,
                         Volume.unwrap(ex).getMessage());
             }
-            fetching.remove(block, mine);
+            fetching.remove(loc, mine);
             if (ex == null) {
                 mine.complete(c);
             } else {
@@ -140,14 +147,14 @@ public final class CleanCache {
         return mine;
     }
 
-    /** The committed bytes of a block (null: zeros), for the uploader's merge of partial blocks; may wait on the store. */
-    public byte[] committedBytes(int block) {
+    /** The committed bytes of a block (null: zeros), for the uploader's merge of partial blocks; may read the store. */
+    public CompletableFuture<byte[]> committedBytesAsync(int block) {
         long loc = volume.index.get(block);
         if (loc == 0) {
-            return null;
+            return CompletableFuture.completedFuture(null);
         }
         CleanBlock c = inMemory(block, loc);
-        return c != null ? c.data() : Volume.await(fetch(block, loc)).data();
+        return c != null ? CompletableFuture.completedFuture(c.data()) : fetch(block, loc).thenApply(CleanBlock::data);
     }
 
     /** Block bytes this cache keeps reachable: the cached blocks and the prefetches awaiting their reads. */

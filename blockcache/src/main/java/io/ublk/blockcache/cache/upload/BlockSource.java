@@ -11,6 +11,13 @@ interface BlockSource {
     /** Whether input {@code i} is a zeroed block (it goes into a ZERO run, no payload). */
     boolean zero(int i);
 
+    /**
+     * Starts whatever read input {@code i} needs before {@link #copy} (a committed block to merge
+     * with), so that the reads of one segment's inputs overlap instead of queueing one by one.
+     */
+    default void prepare(int i) {
+    }
+
     /** Writes input {@code i}'s whole block into {@code dst[at, at + blockSize)}. */
     void copy(int i, MemorySegment dst, long at);
 

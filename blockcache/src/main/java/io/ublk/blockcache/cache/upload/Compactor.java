@@ -2,7 +2,7 @@ package io.ublk.blockcache.cache.upload;
 
 import io.ublk.blockcache.cache.CacheConfig;
 import io.ublk.blockcache.cache.CacheStats;
-import io.ublk.blockcache.cache.format.Codec;
+import io.ublk.blockcache.cache.format.CorruptObjectException;
 import io.ublk.blockcache.cache.read.CleanBlock;
 import io.ublk.blockcache.cache.read.CleanCache;
 import io.ublk.blockcache.cache.volume.BlockIndex;
@@ -10,11 +10,10 @@ import io.ublk.blockcache.cache.volume.Volume;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -102,12 +101,14 @@ final class Compactor {
         }
         sparse.sort((a, b) -> Integer.compare(a[1], b[1]));
         boolean[] chosen = new boolean[index.segmentLimit()];
+        int segments = 0;
         long liveBytes = 0;
         for (int[] s : sparse) {
             if (liveBytes + (long) s[1] * bs > segmentBytes && liveBytes > 0) {
                 break;
             }
             chosen[s[0]] = true;
+            segments++;
             liveBytes += (long) s[1] * bs;
         }
         int count = (int) (liveBytes / bs);
@@ -122,24 +123,26 @@ final class Compactor {
                 k++;
             }
         }
-        // each block stays where its segment object was read: copied once, into the new segment
-        byte[][] data = new byte[count][];
-        int[] dataAt = new int[count];
-        Map<Integer, byte[]> objects = new HashMap<>();
+        // Only the live blocks are read (range reads, all under way at once, checksums verified):
+        // at most one segment's bytes are in memory, and the dead bytes never cross the wire.
+        @SuppressWarnings("unchecked")
+        CompletableFuture<byte[]>[] reads = new CompletableFuture[count];
         for (int i = 0; i < count; i++) {
-            int id = BlockIndex.segmentOf(from[i]);
-            BlockIndex.SegmentRef ref = index.segment(id);
-            byte[] object = objects.computeIfAbsent(id, x -> Volume.await(volume.store().get(ref.key())).data());
-            int at = ref.headerBytes() + BlockIndex.slotOf(from[i]) * bs;
-            if (object.length < at + bs || Codec.crc32c(object, at, bs) != BlockIndex.crcOf(from[i])) {
-                stats.checksumErrors.increment();
+            CleanBlock cached = clean.inMemory(blocks[i], from[i]);
+            reads[i] = cached != null ? CompletableFuture.completedFuture(cached.data())
+                    : volume.fetch(from[i]).thenApply(CleanBlock::data);
+        }
+        byte[][] data = new byte[count][];
+        for (int i = 0; i < count; i++) {
+            try {
+                data[i] = Volume.await(reads[i]);
+            } catch (CorruptObjectException e) {
+                int id = BlockIndex.segmentOf(from[i]);
                 damaged.add(id);
                 LOG.error("volume '{}': block {} in {} fails its checksum; compaction leaves that segment where it is",
-                        volume.name, blocks[i], ref.key());
+                        volume.name, blocks[i], index.segment(id).key());
                 return false;
             }
-            data[i] = object;
-            dataAt[i] = at;
         }
         BlockSource source = new BlockSource() {
             @Override
@@ -149,7 +152,7 @@ final class Compactor {
 
             @Override
             public void copy(int i, MemorySegment dst, long at) {
-                MemorySegment.copy(data[i], dataAt[i], dst, ValueLayout.JAVA_BYTE, at, bs);
+                MemorySegment.copy(data[i], 0, dst, ValueLayout.JAVA_BYTE, at, bs);
             }
         };
         RoundCommitter.Committed c = committer.commitBlocks(blocks, source, volume.committedEpoch, true,
@@ -166,7 +169,7 @@ final class Compactor {
         stats.compactions.increment();
         stats.compactedBytes.add(liveBytes);
         LOG.info("volume '{}': compaction moved {} live blocks out of {} segments ({} bytes of garbage before)",
-                volume.name, count, objects.size(), garbage);
+                volume.name, count, segments, garbage);
         return true;
     }
 }

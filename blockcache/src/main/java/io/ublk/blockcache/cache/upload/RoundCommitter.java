@@ -140,6 +140,9 @@ final class RoundCommitter implements AutoCloseable {
     void commit(DirtyTable.Frozen frozen) {
         int n = frozen.count();
         int bs = volume.blockSize();
+        // the committed bytes partial blocks merge with, read one segment's worth at a time (prepare)
+        @SuppressWarnings("unchecked")
+        CompletableFuture<byte[]>[] bases = new CompletableFuture[n];
         BlockSource source = new BlockSource() {
             @Override
             public boolean zero(int i) {
@@ -147,9 +150,22 @@ final class RoundCommitter implements AutoCloseable {
             }
 
             @Override
+            public void prepare(int i) {
+                if (!frozen.versions()[i].full()) {
+                    bases[i] = clean.committedBytesAsync(frozen.blocks()[i]);
+                }
+            }
+
+            @Override
             public void copy(int i, MemorySegment dst, long at) {
                 DirtyBlock d = frozen.versions()[i];
-                d.mergeInto(d.full() ? null : clean.committedBytes(frozen.blocks()[i]), dst, at, bs);
+                byte[] base = null;
+                if (!d.full()) {
+                    CompletableFuture<byte[]> f = bases[i] != null ? bases[i] : clean.committedBytesAsync(frozen.blocks()[i]);
+                    bases[i] = null;
+                    base = Volume.await(f);
+                }
+                d.mergeInto(base, dst, at, bs);
             }
 
             @Override

@@ -122,6 +122,9 @@ final class SegmentEncoder {
         int slot = 0;
         int fromJournal = 0;
         for (int k = p.from; k < p.to; k++) {
+            in.prepare(p.withData[k]); // this segment's store reads, all under way at once
+        }
+        for (int k = p.from; k < p.to; k++) {
             int i = p.withData[k];
             DirtyBlock.Piece whole = in.whole(i);
             if (whole != null) {
