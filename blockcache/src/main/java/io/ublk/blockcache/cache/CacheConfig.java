@@ -66,6 +66,15 @@ public record CacheConfig(Path cacheDir, String volume, long size, int blockSize
         return Math.min(Journal.DEFAULT_FILE_BYTES, Math.max(4L << 20, maxDirtyBytes / 8));
     }
 
+    /**
+     * Journal bytes of records not uploaded yet before writes wait: twice {@code maxDirtyBytes}.
+     * Overwrites within one epoch add journal bytes but no dirty bytes; this bound holds the
+     * journal anyway, and a store outage stops writes here instead of filling the disk.
+     */
+    public long maxJournalBytes() {
+        return 2 * maxDirtyBytes;
+    }
+
     /** The defaults for everything but where and what. */
     public static CacheConfig of(Path cacheDir, String volume, long size) {
         return new CacheConfig(cacheDir, volume, size, DEFAULT_BLOCK_SIZE, DEFAULT_MAX_DIRTY, DEFAULT_CLEAN_CACHE,

@@ -9,6 +9,8 @@ import java.util.function.LongSupplier;
 /** What one cached volume has done, for metrics. Counters only grow; gauges go both ways. */
 public final class CacheStats {
     final AtomicLong dirtyBytes = new AtomicLong();
+    /** Journal bytes of records in epochs not committed yet (the journal's bound counts these). */
+    public final AtomicLong journalPendingBytes = new AtomicLong();
     final AtomicLong dirtyMemory = new AtomicLong();
     public final LongAdder spilledBlocks = new LongAdder();
     public final LongAdder journalSentBlocks = new LongAdder();
@@ -56,6 +58,7 @@ public final class CacheStats {
 
     /** Dirty block bytes now (not yet in a committed generation), in memory or only in the journal. */
     public long dirtyBytes() { return dirtyBytes.get(); }
+    public long journalPendingBytes() { return journalPendingBytes.get(); }
     /** Dirty block bytes held in memory now. */
     public long dirtyMemory() { return dirtyMemory.get(); }
     /** Dirty blocks whose bytes were dropped from memory to keep it bounded (read back from the journal). */

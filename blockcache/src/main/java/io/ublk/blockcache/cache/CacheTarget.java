@@ -94,7 +94,8 @@ public final class CacheTarget implements BlockTarget {
         this.dirty = new DirtyTable(volume.index.blocks(), blockSize, firstEpoch, volume.committedEpoch, stats.dirtyBytes,
                 stats.dirtyMemory, arrays);
         this.clean = new CleanCache(volume, config.cleanCacheBytes(), arrays, stats);
-        this.throttle = new WriteThrottle(config.maxDirtyBytes(), stats, volume.name, this::writeQueued);
+        this.throttle = new WriteThrottle(config.maxDirtyBytes(), config.maxJournalBytes(), stats, volume.name,
+                this::writeQueued);
         this.sharedLane = journal.newLane();
         this.throttleLane = journal.newLane();
         this.nextSeq = new AtomicLong(firstSeq);
@@ -143,6 +144,10 @@ public final class CacheTarget implements BlockTarget {
             Replayer.Outcome o = Replayer.apply(replay.records(), t.dirty, t.dirty.current(), volume.index, t.blockSize,
                     config.dirtyMemoryBytes());
             t.stats.spilledBlocks.add(o.spilled());
+            // the replayed files are the replayed epoch's journal: room for new writes once it commits
+            long replayed = journal.bytesOnDisk();
+            t.dirty.current().journalBytes.set(replayed);
+            t.stats.journalPendingBytes.set(replayed);
             // frozen before any write comes: a writer must never meet a spilled version in its own epoch
             t.uploader.adopt(t.dirty.freeze());
             LOG.info("volume '{}': replayed {} journal records ({} data bytes) after generation {} into {} blocks, {} of "
@@ -490,6 +495,9 @@ public final class CacheTarget implements BlockTarget {
         DirtyTable.Epoch e = dirty.enter();
         try {
             lane.append(type, e.number, nextSeq.getAndIncrement(), offset, length, src, 0);
+            long record = JournalRecord.HEADER + (src == null ? 0 : length);
+            e.journalBytes.addAndGet(record);
+            stats.journalPendingBytes.addAndGet(record);
             apply(e, offset, length, src);
         } catch (IOException ex) {
             journal.fail(ex);

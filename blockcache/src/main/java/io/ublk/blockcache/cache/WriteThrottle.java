@@ -10,8 +10,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The bound on dirty bytes: once they reach {@link CacheConfig#maxDirtyBytes()}, writes queue in
- * arrival order and run, on the uploader's thread, once uploads made room. A write never passes
+ * The bounds on dirty bytes and on the journal: once dirty bytes reach
+ * {@link CacheConfig#maxDirtyBytes()}, or the journal bytes of epochs not committed yet reach
+ * {@link CacheConfig#maxJournalBytes()}, writes queue in arrival order and run, on the uploader's
+ * thread, once uploads made room. A write never passes
  * one that queued before it, so the order the device saw is the order the journal gets.
  */
 public final class WriteThrottle {
@@ -27,6 +29,7 @@ public final class WriteThrottle {
     private record Admission(int length, long tag, Completion done) {}
 
     private final long maxDirtyBytes;
+    private final long maxJournalBytes;
     private final CacheStats stats;
     private final String volume;
     private final Runner runner;
@@ -34,16 +37,22 @@ public final class WriteThrottle {
     /** Writes that asked for room before taking a bounce slot ({@link #admitLater}), in arrival order. */
     private final Queue<Admission> admissions = new ConcurrentLinkedQueue<>();
 
-    WriteThrottle(long maxDirtyBytes, CacheStats stats, String volume, Runner runner) {
+    WriteThrottle(long maxDirtyBytes, long maxJournalBytes, CacheStats stats, String volume, Runner runner) {
         this.maxDirtyBytes = maxDirtyBytes;
+        this.maxJournalBytes = maxJournalBytes;
         this.stats = stats;
         this.volume = volume;
         this.runner = runner;
     }
 
-    /** Whether a write must queue now: others are waiting, or dirty bytes are at their bound. */
+    /** Whether a write must queue now: others are waiting, or dirty or journal bytes are at their bound. */
     boolean mustWait() {
-        return !waiters.isEmpty() || stats.dirtyBytes.get() >= maxDirtyBytes;
+        return !waiters.isEmpty() || room() <= 0;
+    }
+
+    /** Bytes writes may add before one of the two bounds is reached. */
+    private long room() {
+        return Math.min(maxDirtyBytes - stats.dirtyBytes.get(), maxJournalBytes - stats.journalPendingBytes.get());
     }
 
     /** Whether a write asking for room must wait: others asked before it, or a write must wait now. */
@@ -72,7 +81,7 @@ public final class WriteThrottle {
      */
     public void resume() {
         runQueued();
-        long room = maxDirtyBytes - stats.dirtyBytes.get();
+        long room = room();
         Admission a;
         while (waiters.isEmpty() && room > 0 && (a = admissions.poll()) != null) {
             room -= a.length;
@@ -82,7 +91,7 @@ public final class WriteThrottle {
 
     private void runQueued() {
         PendingWrite w;
-        while (stats.dirtyBytes.get() < maxDirtyBytes && (w = waiters.poll()) != null) {
+        while (room() > 0 && (w = waiters.poll()) != null) {
             int r;
             try {
                 r = runner.run(w.offset, w.src, w.length, w.flags, w.tag, w.done);

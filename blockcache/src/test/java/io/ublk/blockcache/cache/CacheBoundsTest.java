@@ -212,4 +212,46 @@ class CacheBoundsTest {
             assertThat(io.write(4L * BS, data, 0)).isEqualTo(BS);
         }
     }
+    @Test
+    void overwritesDuringAStoreOutageWaitAtTheJournalBoundAndAllLandOnceItIsBack() throws Exception {
+        FaultInjectingStore faulty = new FaultInjectingStore(store);
+        long maxDirty = 4L * BS;
+        CacheConfig config = CacheConfig.of(tmp.resolve("j"), "vol", 64L * BS).withSizes(maxDirty, CLEAN, 4L * BS)
+                .withUpload(Duration.ofMillis(10), 2);
+        int writes = 20;
+        java.util.List<java.util.concurrent.CompletableFuture<Integer>> answers = new java.util.ArrayList<>();
+        try (CacheTarget t = CacheTarget.open(config, faulty); Io io = new Io(t)) {
+            faulty.hang(Op.PUT); // the store stalls: nothing commits, so nothing leaves the journal
+            int queued = 0;
+            for (int i = 0; i < writes; i++) {
+                // one block overwritten again and again: one dirty block, but a journal record each
+                java.lang.foreign.MemorySegment src = java.lang.foreign.Arena.ofAuto().allocate(BS);
+                src.fill((byte) (i + 1));
+                java.util.concurrent.CompletableFuture<Integer> answer = new java.util.concurrent.CompletableFuture<>();
+                int r = t.write(0, src, BS, 0, i, (tag, res) -> answer.complete(res));
+                if (r == BlockTarget.PENDING) {
+                    queued++;
+                } else {
+                    answer.complete(r);
+                }
+                answers.add(answer);
+            }
+            // before: all 20 answered at once, 20 blocks of journal for one dirty block
+            assertThat(t.stats().dirtyBytes()).isEqualTo(BS);
+            assertThat(queued).as("writes that waited for journal room").isEqualTo(writes - 8);
+            long pendingAtMost = config.maxJournalBytes() + BS + 64;
+            assertThat(t.stats().journalPendingBytes()).isLessThanOrEqualTo(pendingAtMost);
+            assertThat(journalOnDisk(tmp.resolve("j").resolve("vol"))).as("journal on disk in the outage")
+                    .isLessThanOrEqualTo(pendingAtMost + 4096);
+            faulty.resume();
+            for (var a : answers) {
+                assertThat(a.get(20, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo(BS);
+            }
+            t.drain();
+            byte[] want = new byte[BS];
+            java.util.Arrays.fill(want, (byte) writes);
+            assertThat(io.read(0, BS)).as("the last write wins").isEqualTo(want);
+            assertThat(t.stats().journalPendingBytes()).as("journal bytes not committed, after the drain").isZero();
+        }
+    }
 }

@@ -28,6 +28,8 @@ public final class DirtyTable {
         final AtomicLong active = new AtomicLong();
         public final AtomicLong blocks = new AtomicLong();
         public final AtomicLong bytes = new AtomicLong();
+        /** Journal bytes of this epoch's records: freed for new writes once the epoch is committed. */
+        public final AtomicLong journalBytes = new AtomicLong();
         public final AtomicLong firstTouch = new AtomicLong();
 
         Epoch(long number, long lower, int blocks) {

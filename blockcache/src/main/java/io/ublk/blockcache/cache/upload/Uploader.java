@@ -231,12 +231,13 @@ public final class Uploader implements Runnable {
         if (drainTarget >= e.number) {
             return true;
         }
-        if (e.blocks.get() == 0) {
-            return false;
+        if (e.blocks.get() == 0 && e.journalBytes.get() == 0) {
+            return false; // (records that changed no block, e.g. zeroing zeros, still hold journal room)
         }
         if (throttle.hasWaiters() || e.bytes.get() >= config.segmentBytes()
                 || stats.dirtyMemory() > config.dirtyMemoryBytes() / 2
-                || stats.dirtyBytes() >= config.maxDirtyBytes() / 2) {
+                || stats.dirtyBytes() >= config.maxDirtyBytes() / 2
+                || stats.journalPendingBytes() >= config.maxJournalBytes() / 2) {
             return true;
         }
         long first = e.firstTouch.get();
@@ -279,6 +280,7 @@ public final class Uploader implements Runnable {
             return false;
         }
         backlog.poll();
+        stats.journalPendingBytes.addAndGet(-f.epoch().journalBytes.get());
         spiller.committed(f.number());
         backoff = FIRST_BACKOFF_MS;
         synchronized (progress) {
