@@ -341,6 +341,9 @@ public final class Worker implements Completion, SlotWaiter {
             // same io_uring_enter (it returns at once when completions are already there). Other
             // threads see `sleeping` and wake us through the eventfd.
             sleeping.set(true);
+            // Dekker with complete(): our store of `sleeping` before our loads of the queues, its
+            // store into `answers` before its load of `sleeping`; one of the two sides sees the other.
+            VarHandle.fullFence();
             if (inbox.isEmpty() && answers.isEmpty() && handoffHead == handoffTail && !stopRequested) {
                 ring.submitAndWait(1);
             } else {

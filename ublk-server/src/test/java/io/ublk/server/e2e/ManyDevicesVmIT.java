@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
@@ -100,10 +101,13 @@ class ManyDevicesVmIT {
         HostStats.Proc firstProc = null;
         HostStats.Proc lastProc = null;
         List<Path> firstDevices = null;
+        // the same JVM options for every run (the class archive mapped if one exists by now, never
+        // written here), so that the runs' RSS and fds compare like with like
+        Map<String, String> sameOptions = Map.of("UBLK_JAVA_OPTS", ClassArchive.forCommand());
         for (int run = 1; run <= CYCLES; run++) {
             long t0 = System.nanoTime();
             HostStats.Proc proc;
-            try (ServerProcess server = ServerProcess.start(dir.resolve("run" + run), Duration.ofMinutes(5),
+            try (ServerProcess server = ServerProcess.start(dir.resolve("run" + run), Duration.ofMinutes(5), sameOptions,
                     "--target", "memory", "--size", "16MiB", "--depth", "16", "--count", Integer.toString(BATCH))) {
                 proc = HostStats.process(server.pid());
                 List<Path> devices = server.devices().stream().sorted().toList();

@@ -43,6 +43,8 @@ final class ServerProcess implements AutoCloseable {
     private Duration startup = Duration.ZERO;
     private List<Path> devices = List.of();
     private boolean stopped;
+    /** This server writes the test JVM's {@link ClassArchive} at its exit. */
+    private boolean writesArchive;
 
     private ServerProcess(Process process, Path stdout, Path stderr, List<String> command) {
         this.process = process;
@@ -126,14 +128,30 @@ final class ServerProcess implements AutoCloseable {
             ProcessBuilder pb = new ProcessBuilder(cmd).directory(dir.toFile())
                     .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
                     .redirectOutput(out.toFile()).redirectError(err.toFile());
-            pb.environment().putAll(environment(extraEnv));
+            Map<String, String> env = environment(extraEnv);
+            ClassArchive.Use archive = null;
+            if (!env.containsKey("UBLK_JAVA_OPTS")) {
+                archive = ClassArchive.forServer();
+                env.put("UBLK_JAVA_OPTS", archive.options());
+            }
+            pb.environment().putAll(env);
             long t0 = System.nanoTime();
-            Process p = pb.start();
+            Process p;
+            try {
+                p = pb.start();
+            } catch (IOException e) {
+                if (archive != null && archive.writer()) {
+                    ClassArchive.writerExited(false);
+                }
+                throw e;
+            }
             ServerProcess server = new ServerProcess(p, out, err, List.copyOf(cmd));
+            server.writesArchive = archive != null && archive.writer();
             long deadline = t0 + readyTimeout.toNanos();
             try {
                 while (!Files.exists(ready)) {
                     if (!p.isAlive()) {
+                        server.archiveWriterExited(false);
                         server.devices = server.printedDevices();
                         server.assertNoDevicesLeft("after an early exit");
                         if (server.devices.isEmpty() && server.emulatorJitCrash()) {
@@ -203,7 +221,9 @@ final class ServerProcess implements AutoCloseable {
         List<String> cmd = new ArrayList<>();
         cmd.add(root().resolve("bin/ublk-server").toString());
         cmd.addAll(List.of(args));
-        return Cmd.run(timeout, dir, environment(env), cmd);
+        Map<String, String> all = environment(env);
+        all.putIfAbsent("UBLK_JAVA_OPTS", ClassArchive.forCommand());
+        return Cmd.run(timeout, dir, all, cmd);
     }
 
     /**
@@ -300,6 +320,7 @@ final class ServerProcess implements AutoCloseable {
         System.err.printf("[e2e] server pid %d stopped in %.1f s, exit %d%n", process.pid(),
                 (System.nanoTime() - t0) / 1e9, process.exitValue());
         int exit = process.exitValue();
+        archiveWriterExited(exit == 143 || exit == 0);
         if (exit != 143 && exit != 0) {
             fail("server exited with " + exit + " after SIGTERM (want 143 or 0): " + describe());
         }
@@ -322,6 +343,7 @@ final class ServerProcess implements AutoCloseable {
             kill();
             Thread.currentThread().interrupt();
         }
+        archiveWriterExited(process.exitValue() == 143 || process.exitValue() == 0);
     }
 
     private void kill() {
@@ -330,6 +352,14 @@ final class ServerProcess implements AutoCloseable {
             process.waitFor(30, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+        archiveWriterExited(false);
+    }
+
+    private void archiveWriterExited(boolean clean) {
+        if (writesArchive && !process.isAlive()) {
+            writesArchive = false;
+            ClassArchive.writerExited(clean);
         }
     }
 
