@@ -67,12 +67,12 @@ public record CacheConfig(Path cacheDir, String volume, long size, int blockSize
     }
 
     /**
-     * Journal bytes of records not uploaded yet before writes wait: twice {@code maxDirtyBytes}.
+     * Journal bytes of records not uploaded yet before writes wait: {@code maxDirtyBytes} too.
      * Overwrites within one epoch add journal bytes but no dirty bytes; this bound holds the
      * journal anyway, and a store outage stops writes here instead of filling the disk.
      */
     public long maxJournalBytes() {
-        return 2 * maxDirtyBytes;
+        return maxDirtyBytes;
     }
 
     /** The defaults for everything but where and what. */
