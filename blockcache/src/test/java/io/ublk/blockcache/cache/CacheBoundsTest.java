@@ -3,6 +3,7 @@ package io.ublk.blockcache.cache;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.ublk.blockcache.BlockTarget;
+import io.ublk.blockcache.cache.journal.JournalRecord;
 import io.ublk.blockcache.cache.journal.JournalReplay;
 import io.ublk.s3.FaultInjectingStore;
 import io.ublk.s3.FaultInjectingStore.Op;
@@ -239,7 +240,7 @@ class CacheBoundsTest {
             // before: all 20 answered at once, 20 blocks of journal for one dirty block
             assertThat(t.stats().dirtyBytes()).isEqualTo(BS);
             // writes go in while the journal bytes not committed are under the bound, one record each
-            long record = BS + io.ublk.blockcache.cache.journal.JournalRecord.HEADER;
+            long record = BS + JournalRecord.HEADER;
             long admitted = (config.maxJournalBytes() + record - 1) / record;
             assertThat(queued).as("writes that waited for journal room").isEqualTo(writes - (int) admitted);
             long pendingAtMost = config.maxJournalBytes() + BS + 64;
