@@ -4,6 +4,8 @@ import io.ublk.blockcache.BlockTarget;
 import io.ublk.blockcache.DelayedTarget;
 import io.ublk.blockcache.MemoryTarget;
 import io.ublk.blockcache.NullTarget;
+import io.ublk.blockcache.cache.CacheConfig;
+import io.ublk.blockcache.cache.HeapBudget;
 import io.ublk.s3.ObjectStore;
 import io.ublk.server.device.UblkDevice;
 import io.ublk.server.device.DeviceConfig;
@@ -97,6 +99,28 @@ final class RunCommand implements Callable<Integer> {
     private final CountDownLatch stopSignal = new CountDownLatch(1);
     private final CountDownLatch tornDown = new CountDownLatch(1);
 
+    /** Heap kept for everything but the volumes' budgets (store client, metrics, control). */
+    static final long HEAP_RESERVE = 64L << 20;
+
+    /**
+     * Refuses budgets the heap cannot hold: an out-of-memory error later would fail volumes in
+     * the middle of serving. Says what each volume takes and what to change.
+     */
+    private void checkHeap(long need, CacheConfig each) {
+        long max = Runtime.getRuntime().maxMemory();
+        if (need + HEAP_RESERVE <= max) {
+            return;
+        }
+        long mib = 1 << 20;
+        throw new IllegalArgumentException(String.format(
+                "the cache budgets need %d MiB of heap for %d volume(s) (each: --clean-cache %d MiB, twice "
+                        + "--dirty-memory %d MiB, --segment-size %d MiB, ~%d KiB fixed) plus %d MiB, but the heap is "
+                        + "at most %d MiB: lower those options or raise the heap (UBLK_JAVA_OPTS=-Xmx%dm)",
+                need / mib, count, each.cleanCacheBytes() / mib,
+                Math.min(each.dirtyMemoryBytes(), each.maxDirtyBytes()) / mib, each.segmentBytes() / mib,
+                HeapBudget.FIXED_BYTES >> 10, HEAP_RESERVE / mib, max / mib, (need + HEAP_RESERVE) / mib + 1));
+    }
+
     @Override
     public Integer call() throws Exception {
         boolean cached = CACHE.equals(target);
@@ -121,9 +145,13 @@ final class RunCommand implements Callable<Integer> {
             if (cached) {
                 // The size each device gets comes from its volume; this checks the rest of the shape.
                 new DeviceConfig(4096, queues, depth, (int) slotSize);
+                long heap = 0;
+                CacheConfig one = null;
                 for (String name : cache.volumes(count)) {
-                    cache.config(name, size == null ? 0 : size);
+                    one = cache.config(name, size == null ? 0 : size);
+                    heap += HeapBudget.of(one, size == null ? 0 : size);
                 }
+                checkHeap(heap, one);
             } else {
                 deviceConfig = new DeviceConfig(size, queues, depth, (int) slotSize);
             }

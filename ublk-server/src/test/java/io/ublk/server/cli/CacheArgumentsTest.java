@@ -71,6 +71,17 @@ class CacheArgumentsTest {
     }
 
     @Test
+    void budgetsTheHeapCannotHoldAreRefusedBeforeAnythingIsOpened() throws IOException {
+        // three volumes whose clean caches alone ask for 1.5 heaps of this JVM
+        long half = Runtime.getRuntime().maxMemory() / 2 / (1 << 20);
+        refused("the cache budgets need", cacheRun("--store", "local", "--store-dir", local(), "--size", "64MiB",
+                "--count", "3", "--clean-cache", half + "MiB"));
+        run(cacheRun("--store", "local", "--store-dir", local(), "--size", "64MiB", "--count", "3", "--clean-cache",
+                half + "MiB"));
+        assertThat(err.toString()).contains("lower those options or raise the heap (UBLK_JAVA_OPTS=-Xmx");
+    }
+
+    @Test
     void theStoreMustBeComplete() throws IOException {
         refused("--store s3 needs --bucket", cacheRun("--store", "s3"));
         refused("--store s3 needs --bucket", cacheRun("--store", "s3", "--endpoint", "http://127.0.0.1:9000"));
