@@ -22,10 +22,12 @@ import java.time.Duration;
  * @param dirtyMemoryBytes  dirty bytes kept in memory; above it, waiting upload rounds keep theirs only in the journal
  * @param compaction        when dead store data is reclaimed
  * @param lease             how long the writer lease holds and how often it is renewed
+ * @param ioTimeout         the longest a request waits on the store or for room before it answers
+ *                          EIO ({@link Duration#ZERO}: no limit)
  */
 public record CacheConfig(Path cacheDir, String volume, long size, int blockSize, long maxDirtyBytes,
         long cleanCacheBytes, long segmentBytes, Duration uploadDelay, int uploadParallelism, long dirtyMemoryBytes, Compaction compaction,
-        WriterLease.Terms lease) {
+        WriterLease.Terms lease, Duration ioTimeout) {
 
     /**
      * @param liveBelow   segments with less than this fraction of their blocks still live are rewritten
@@ -56,6 +58,13 @@ public record CacheConfig(Path cacheDir, String volume, long size, int blockSize
     public static final long DEFAULT_SEGMENT = 32L << 20;
     public static final Duration DEFAULT_UPLOAD_DELAY = Duration.ofSeconds(2);
     public static final int DEFAULT_UPLOAD_PARALLELISM = 4;
+    /**
+     * Five minutes: far beyond a store's failover or throttling episode and the S3 client's own
+     * retries (so an outage that heals costs no error), yet a request never hangs an application
+     * for good. The kernel's own request timeout for SCSI and NBD is 30 s; a remote store needs more
+     * headroom than a disk, and dm-multipath's queue_if_no_path shows the other end (no limit).
+     */
+    public static final Duration DEFAULT_IO_TIMEOUT = Duration.ofMinutes(5);
 
     /**
      * The size a journal lane file rolls over at: an eighth of {@code maxDirtyBytes}, within
@@ -79,37 +88,42 @@ public record CacheConfig(Path cacheDir, String volume, long size, int blockSize
     public static CacheConfig of(Path cacheDir, String volume, long size) {
         return new CacheConfig(cacheDir, volume, size, DEFAULT_BLOCK_SIZE, DEFAULT_MAX_DIRTY, DEFAULT_CLEAN_CACHE,
                 DEFAULT_SEGMENT, DEFAULT_UPLOAD_DELAY, DEFAULT_UPLOAD_PARALLELISM, DEFAULT_DIRTY_MEMORY, Compaction.DEFAULT,
-                WriterLease.Terms.defaults());
+                WriterLease.Terms.defaults(), DEFAULT_IO_TIMEOUT);
     }
 
     public CacheConfig withSizes(long maxDirtyBytes, long cleanCacheBytes, long segmentBytes) {
         return new CacheConfig(cacheDir, volume, size, blockSize, maxDirtyBytes, cleanCacheBytes, segmentBytes,
-                uploadDelay, uploadParallelism, dirtyMemoryBytes, compaction, lease);
+                uploadDelay, uploadParallelism, dirtyMemoryBytes, compaction, lease, ioTimeout);
     }
 
     public CacheConfig withBlockSize(int blockSize) {
         return new CacheConfig(cacheDir, volume, size, blockSize, maxDirtyBytes, cleanCacheBytes, segmentBytes,
-                uploadDelay, uploadParallelism, dirtyMemoryBytes, compaction, lease);
+                uploadDelay, uploadParallelism, dirtyMemoryBytes, compaction, lease, ioTimeout);
     }
 
     public CacheConfig withDirtyMemory(long dirtyMemoryBytes) {
         return new CacheConfig(cacheDir, volume, size, blockSize, maxDirtyBytes, cleanCacheBytes, segmentBytes,
-                uploadDelay, uploadParallelism, dirtyMemoryBytes, compaction, lease);
+                uploadDelay, uploadParallelism, dirtyMemoryBytes, compaction, lease, ioTimeout);
     }
 
     public CacheConfig withCompaction(Compaction compaction) {
         return new CacheConfig(cacheDir, volume, size, blockSize, maxDirtyBytes, cleanCacheBytes, segmentBytes,
-                uploadDelay, uploadParallelism, dirtyMemoryBytes, compaction, lease);
+                uploadDelay, uploadParallelism, dirtyMemoryBytes, compaction, lease, ioTimeout);
     }
 
     public CacheConfig withUpload(Duration uploadDelay, int uploadParallelism) {
         return new CacheConfig(cacheDir, volume, size, blockSize, maxDirtyBytes, cleanCacheBytes, segmentBytes,
-                uploadDelay, uploadParallelism, dirtyMemoryBytes, compaction, lease);
+                uploadDelay, uploadParallelism, dirtyMemoryBytes, compaction, lease, ioTimeout);
     }
 
     public CacheConfig withLease(WriterLease.Terms lease) {
         return new CacheConfig(cacheDir, volume, size, blockSize, maxDirtyBytes, cleanCacheBytes, segmentBytes,
-                uploadDelay, uploadParallelism, dirtyMemoryBytes, compaction, lease);
+                uploadDelay, uploadParallelism, dirtyMemoryBytes, compaction, lease, ioTimeout);
+    }
+
+    public CacheConfig withIoTimeout(Duration ioTimeout) {
+        return new CacheConfig(cacheDir, volume, size, blockSize, maxDirtyBytes, cleanCacheBytes, segmentBytes,
+                uploadDelay, uploadParallelism, dirtyMemoryBytes, compaction, lease, ioTimeout);
     }
 
     /** Checks every field; the message names the first bad one. */
@@ -146,6 +160,9 @@ public record CacheConfig(Path cacheDir, String volume, long size, int blockSize
         }
         if (lease == null) {
             throw new IllegalArgumentException("lease terms are missing");
+        }
+        if (ioTimeout == null || ioTimeout.isNegative()) {
+            throw new IllegalArgumentException("io timeout must be >= 0: " + ioTimeout);
         }
         if (uploadParallelism < 1) {
             throw new IllegalArgumentException("upload parallelism must be >= 1: " + uploadParallelism);

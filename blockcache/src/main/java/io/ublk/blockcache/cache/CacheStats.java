@@ -28,6 +28,8 @@ public final class CacheStats {
     public final LongAdder manifestPuts = new LongAdder();
     public final LongAdder checkpointPuts = new LongAdder();
     public final LongAdder uploadFailures = new LongAdder();
+    /** Requests answered EIO because they waited on the store or for room longer than --io-timeout. */
+    final LongAdder ioTimeouts = new LongAdder();
     public final LongAdder compactions = new LongAdder();
     public final LongAdder compactedBytes = new LongAdder();
     public final LongAdder deletedObjects = new LongAdder();
@@ -86,6 +88,7 @@ public final class CacheStats {
     public long checkpointPuts() { return checkpointPuts.sum(); }
     /** Upload rounds that failed and will be retried. */
     public long uploadFailures() { return uploadFailures.sum(); }
+    public long ioTimeouts() { return ioTimeouts.sum(); }
     /** Compaction runs: live blocks of mostly-dead segments rewritten, then a checkpoint. */
     public long compactions() { return compactions.sum(); }
     public long compactedBytes() { return compactedBytes.sum(); }

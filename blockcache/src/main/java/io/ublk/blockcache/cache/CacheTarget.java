@@ -80,6 +80,10 @@ public final class CacheTarget implements BlockTarget {
     private final Runnable onRelease;
     private volatile boolean closed;
 
+    /** The check that fails writes waiting longer than --io-timeout; null with no limit. */
+    private java.util.concurrent.ScheduledFuture<?> timeouts;
+    private final long ioTimeoutMillis;
+
     private CacheTarget(CacheConfig config, Volume volume, CacheStats stats, Journal journal, long firstEpoch,
             long firstSeq, WriterLease lease, FileChannel lockChannel, FileLock lock, Runnable onRelease) {
         this.lease = lease;
@@ -94,6 +98,7 @@ public final class CacheTarget implements BlockTarget {
         this.dirty = new DirtyTable(volume.index.blocks(), blockSize, firstEpoch, volume.committedEpoch, stats.dirtyBytes,
                 stats.dirtyMemory, arrays);
         this.clean = new CleanCache(volume, config.cleanCacheBytes(), arrays, stats);
+        this.ioTimeoutMillis = config.ioTimeout().toMillis();
         this.throttle = new WriteThrottle(config.maxDirtyBytes(), config.maxJournalBytes(), stats, volume.name,
                 this::writeQueued);
         this.sharedLane = journal.newLane();
@@ -159,6 +164,9 @@ public final class CacheTarget implements BlockTarget {
                     volume.generation, replay.tornBytes());
         }
         t.uploader.start();
+        if (!config.ioTimeout().isZero()) {
+            t.timeouts = IoTimeouts.watch(t.throttle, config.ioTimeout().toNanos());
+        }
         return t;
     }
 
@@ -212,7 +220,7 @@ public final class CacheTarget implements BlockTarget {
         if (wait == null) {
             return 0;
         }
-        wait.whenComplete((v, ex) -> done.complete(tag, ex == null ? 0 : -EIO));
+        limited(wait).whenComplete((v, ex) -> done.complete(tag, ex == null ? 0 : -EIO));
         return PENDING;
     }
 
@@ -239,6 +247,21 @@ public final class CacheTarget implements BlockTarget {
         return PENDING;
     }
 
+    /**
+     * {@code f}, or a timeout past --io-timeout (the store call itself goes on; its result still
+     * fills the cache). Counted when it fires.
+     */
+    private CompletableFuture<?> limited(CompletableFuture<?> f) {
+        if (ioTimeoutMillis == 0 || f.isDone()) {
+            return f;
+        }
+        return f.copy().orTimeout(ioTimeoutMillis, java.util.concurrent.TimeUnit.MILLISECONDS).whenComplete((v, ex) -> {
+            if (ex instanceof java.util.concurrent.TimeoutException) {
+                stats.ioTimeouts.increment();
+            }
+        });
+    }
+
     private void readLate(long offset, MemorySegment dst, int length, long tag, Completion done, int attempts) {
         int first = (int) (offset >>> blockShift);
         int last = (int) ((offset + length - 1) >>> blockShift);
@@ -262,7 +285,7 @@ public final class CacheTarget implements BlockTarget {
                 }
             }
         }
-        all.whenComplete((v, ex) -> {
+        limited(all).whenComplete((v, ex) -> {
             try {
                 finishLate(offset, dst, length, tag, done, attempts, ex, fetched, first);
             } catch (Throwable e) {
@@ -592,6 +615,9 @@ public final class CacheTarget implements BlockTarget {
             return;
         }
         closed = true;
+        if (timeouts != null) {
+            timeouts.cancel(false);
+        }
         uploader.stop();
         throttle.failAll();
         clean.clearPrefetched();
@@ -603,6 +629,9 @@ public final class CacheTarget implements BlockTarget {
     /** Stops everything without syncing anything: what a crash of the process leaves behind (tests). */
     void crash() {
         closed = true;
+        if (timeouts != null) {
+            timeouts.cancel(false);
+        }
         lease.abandon();
         uploader.stop();
         journal.abandon();

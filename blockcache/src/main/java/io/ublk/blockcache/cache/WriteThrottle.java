@@ -24,9 +24,10 @@ public final class WriteThrottle {
         int run(long offset, MemorySegment src, int length, int flags, long tag, Completion done);
     }
 
-    private record PendingWrite(long offset, MemorySegment src, int length, int flags, long tag, Completion done) {}
+    private record PendingWrite(long offset, MemorySegment src, int length, int flags, long tag, Completion done,
+            long since) {}
 
-    private record Admission(int length, long tag, Completion done) {}
+    private record Admission(int length, long tag, Completion done, long since) {}
 
     private final long maxDirtyBytes;
     private final long maxJournalBytes;
@@ -62,12 +63,12 @@ public final class WriteThrottle {
 
     /** Answers {@code done} with 0 once there is room for {@code length} more bytes, behind earlier ones. */
     void admitLater(int length, long tag, Completion done) {
-        admissions.add(new Admission(length, tag, done));
+        admissions.add(new Admission(length, tag, done, System.nanoTime()));
         stats.writeWaits.increment();
     }
 
     void enqueue(long offset, MemorySegment src, int length, int flags, long tag, Completion done) {
-        waiters.add(new PendingWrite(offset, src, length, flags, tag, done));
+        waiters.add(new PendingWrite(offset, src, length, flags, tag, done, System.nanoTime()));
         stats.writeWaits.increment();
     }
 
@@ -104,6 +105,31 @@ public final class WriteThrottle {
                 w.done.complete(w.tag, r);
             }
         }
+    }
+
+    /**
+     * Answers EIO to the writes that waited longer than {@code timeoutNanos} (oldest first: the
+     * queues are in arrival order), counted in {@link CacheStats#ioTimeouts()}; any thread. Answers how many.
+     */
+    int expire(long now, long timeoutNanos) {
+        int n = 0;
+        Admission a;
+        while ((a = admissions.peek()) != null && now - a.since > timeoutNanos) {
+            if (admissions.remove(a)) { // not taken by resume() meanwhile
+                stats.ioTimeouts.increment();
+                a.done.complete(a.tag, -Requests.EIO);
+                n++;
+            }
+        }
+        PendingWrite w;
+        while ((w = waiters.peek()) != null && now - w.since > timeoutNanos) {
+            if (waiters.remove(w)) {
+                stats.ioTimeouts.increment();
+                w.done.complete(w.tag, -Requests.EIO);
+                n++;
+            }
+        }
+        return n;
     }
 
     /** Fails every queued write and admission (close, a fenced or failed volume). */

@@ -42,6 +42,9 @@ final class CacheOptions {
     @Option(names = "--upload-delay", converter = DurationConverter.class, description = "Longest time dirty data waits before an upload starts on its own. Default: 2s.")
     Duration uploadDelay;
 
+    @Option(names = "--io-timeout", converter = LimitConverter.class, description = "Longest a request waits on the store, or for cache room, before it answers EIO (0 or off: no limit). Default: 5m.")
+    Duration ioTimeout;
+
     @Option(names = "--lease-ttl", converter = DurationConverter.class, description = "How long the volume's writer lease holds without a renewal (renewed every third of it). FLUSH fails once it lapsed. Default: 30s.")
     Duration leaseTtl;
 
@@ -67,6 +70,7 @@ final class CacheOptions {
         StoreOptions.addIf(g, segmentSize != null, "--segment-size");
         StoreOptions.addIf(g, uploadDelay != null, "--upload-delay");
         StoreOptions.addIf(g, leaseTtl != null, "--lease-ttl");
+        StoreOptions.addIf(g, ioTimeout != null, "--io-timeout");
         StoreOptions.addIf(g, takeover, "--takeover");
         StoreOptions.addIf(g, discardJournal, "--discard-journal");
         StoreOptions.addIf(g, saveJournal != null, "--save-journal");
@@ -104,6 +108,9 @@ final class CacheOptions {
                 uploadParallelism != null ? uploadParallelism : c.uploadParallelism());
         if (dirtyMemory != null) {
             c = c.withDirtyMemory(dirtyMemory);
+        }
+        if (ioTimeout != null) {
+            c = c.withIoTimeout(ioTimeout);
         }
         if (leaseTtl != null) {
             c = c.withLease(WriterLease.Terms.of(leaseTtl));

@@ -124,6 +124,8 @@ public final class ServerMetrics {
         m.add(cacheCounter("ublk.cache.upload.bytes", "block bytes uploaded", stats, tags, CacheStats::uploadedBytes));
         m.add(cacheCounter("ublk.cache.upload.failures", "upload rounds that failed and will be retried", stats, tags,
                 CacheStats::uploadFailures));
+        m.add(cacheCounter("ublk.cache.io.timeouts", "requests answered EIO after waiting on the store or for room longer than --io-timeout",
+                stats, tags, CacheStats::ioTimeouts));
         m.add(cacheCounter("ublk.store.segment.puts", "segment objects written", stats, tags, CacheStats::segmentPuts));
         m.add(cacheCounter("ublk.store.manifest.puts", "manifest objects written", stats, tags,
                 CacheStats::manifestPuts));

@@ -134,6 +134,7 @@ class CacheArgumentsTest {
                 "--segment-size", "4KiB"));
         refused("volume size must be a multiple of 4096", cacheRun("--store-dir", local(), "--size", "1000"));
         refused("duration must be positive", cacheRun("--store-dir", local(), "--upload-delay", "0s"));
+        refused("duration must look like 500ms, 10s or 2m: '-1s'", cacheRun("--store-dir", local(), "--io-timeout", "-1s"));
         refused("--store-dir does not exist", cacheRun("--store-dir", local()));
     }
 
