@@ -141,6 +141,62 @@ class WorkerTest {
         assertThat(worker.stats().lateAnswersDropped()).isEqualTo(1);
     }
 
+    /**
+     * Late answers from another thread, one or two in flight, for many rounds: each answer lands
+     * while the worker is busy, about to sleep or asleep, so a lost wake-up (the worker asleep in
+     * io_uring_enter with an answer queued) stops the test at once.
+     */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(ints = {1, 2})
+    void lateAnswersFromAnotherThreadAtQd1AndQd2AreNeverLost(int depth) throws Exception {
+        HostKernel k = attach(1);
+        target.flushLater = true;
+        java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+        Thread answerer = new Thread(() -> {
+            java.util.Random r = new java.util.Random(depth);
+            while (!stop.get()) {
+                try {
+                    Long tag = target.pendingTag.poll(10, TimeUnit.MILLISECONDS);
+                    if (tag == null) {
+                        continue;
+                    }
+                    int spin = r.nextInt(4);
+                    if (spin == 1) {
+                        Thread.onSpinWait();
+                    } else if (spin == 2) {
+                        Thread.yield();
+                    } else if (spin == 3) {
+                        java.util.concurrent.locks.LockSupport.parkNanos(r.nextInt(20_000));
+                    }
+                    worker.complete(tag, 0);
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+        }, "answerer");
+        answerer.start();
+        try {
+            int rounds = 20_000 / depth;
+            for (int round = 0; round < rounds; round++) {
+                for (int tag = 0; tag < depth; tag++) {
+                    k.request(tag, UblkIoOp.OP_FLUSH, 0, 0);
+                }
+                for (int i = 0; i < depth; i++) {
+                    HostKernel.Command c = k.next(WAIT_MS);
+                    assertThat(c).as("round %d of %d at QD%d: an answer that never came back", round, rounds, depth)
+                            .isNotNull();
+                    assertThat(c.cmdOp()).isEqualTo(UblkIoCmd.COMMIT_AND_FETCH_REQ);
+                    assertThat(c.result()).as("round %d tag %d", round, c.tag()).isZero();
+                }
+            }
+        } finally {
+            stop.set(true);
+            answerer.join(WAIT_MS);
+            target.flushLater = false;
+        }
+        assertThat(worker.stats().lateAnswersDropped()).isZero();
+    }
+
     @Test
     void aLateAnswerAfterTheQueueWasDetachedTouchesNeitherItsFdNorTheKernel() throws Exception {
         HostKernel gone = attach(1);
