@@ -515,10 +515,10 @@ public final class CacheTarget implements BlockTarget {
         if (length == 0) {
             return 0;
         }
+        long record = JournalRecord.HEADER + (src == null ? 0 : length);
         DirtyTable.Epoch e = dirty.enter();
         try {
             lane.append(type, e.number, nextSeq.getAndIncrement(), offset, length, src, 0);
-            long record = JournalRecord.HEADER + (src == null ? 0 : length);
             e.journalBytes.addAndGet(record);
             stats.journalPendingBytes.addAndGet(record);
             apply(e, offset, length, src);
@@ -528,7 +528,7 @@ public final class CacheTarget implements BlockTarget {
         } finally {
             dirty.leave(e);
         }
-        stats.journalBytes.add(JournalRecord.HEADER + (src == null ? 0 : length));
+        stats.journalBytes.add(record);
         return 0;
     }
 
@@ -615,9 +615,7 @@ public final class CacheTarget implements BlockTarget {
             return;
         }
         closed = true;
-        if (timeouts != null) {
-            timeouts.cancel(false);
-        }
+        stopTimeouts();
         uploader.stop();
         throttle.failAll();
         clean.clearPrefetched();
@@ -626,12 +624,16 @@ public final class CacheTarget implements BlockTarget {
         release();
     }
 
-    /** Stops everything without syncing anything: what a crash of the process leaves behind (tests). */
-    void crash() {
-        closed = true;
+    private void stopTimeouts() {
         if (timeouts != null) {
             timeouts.cancel(false);
         }
+    }
+
+    /** Stops everything without syncing anything: what a crash of the process leaves behind (tests). */
+    void crash() {
+        closed = true;
+        stopTimeouts();
         lease.abandon();
         uploader.stop();
         journal.abandon();

@@ -22,8 +22,12 @@ public final class HeapBudget {
 
     /** Heap bytes {@code c} may hold for a volume of {@code volumeBytes} (0: not known yet, the index not counted). */
     public static long of(CacheConfig c, long volumeBytes) {
-        long dirty = Math.min(c.dirtyMemoryBytes(), c.maxDirtyBytes());
-        return c.cleanCacheBytes() + 2 * dirty + c.segmentBytes() + FIXED_BYTES
+        return c.cleanCacheBytes() + 2 * dirtyInMemory(c) + c.segmentBytes() + FIXED_BYTES
                 + volumeBytes / c.blockSize() * PER_BLOCK_BYTES;
+    }
+
+    /** The most dirty block bytes {@code c} keeps in memory: {@code --dirty-memory}, and never more than {@code --max-dirty}. */
+    public static long dirtyInMemory(CacheConfig c) {
+        return Math.min(c.dirtyMemoryBytes(), c.maxDirtyBytes());
     }
 }

@@ -109,16 +109,14 @@ public final class WriteThrottle {
 
     /**
      * Answers EIO to the writes that waited longer than {@code timeoutNanos} (oldest first: the
-     * queues are in arrival order), counted in {@link CacheStats#ioTimeouts()}; any thread. Answers how many.
+     * queues are in arrival order), counted in {@link CacheStats#ioTimeouts()}; any thread.
      */
-    int expire(long now, long timeoutNanos) {
-        int n = 0;
+    void expire(long now, long timeoutNanos) {
         Admission a;
         while ((a = admissions.peek()) != null && now - a.since > timeoutNanos) {
             if (admissions.remove(a)) { // not taken by resume() meanwhile
                 stats.ioTimeouts.increment();
                 a.done.complete(a.tag, -Requests.EIO);
-                n++;
             }
         }
         PendingWrite w;
@@ -126,10 +124,8 @@ public final class WriteThrottle {
             if (waiters.remove(w)) {
                 stats.ioTimeouts.increment();
                 w.done.complete(w.tag, -Requests.EIO);
-                n++;
             }
         }
-        return n;
     }
 
     /** Fails every queued write and admission (close, a fenced or failed volume). */

@@ -191,12 +191,16 @@ class CacheBoundsTest {
         }
     }
 
+    /** A 64-block volume whose dirty bound (and so journal bound) is 4 blocks, uploading every 10 ms. */
+    CacheConfig fourBlocksDirty(String cache) {
+        return CacheConfig.of(tmp.resolve(cache), "vol", 64L * BS).withSizes(4L * BS, CLEAN, 4L * BS)
+                .withUpload(Duration.ofMillis(10), 2);
+    }
+
     @Test
     void aWriteAsksForRoomBeforeItsSlotWhileTheDirtyBoundIsReachedAndIsAdmittedOnceUploadsMakeRoom() throws Exception {
         FaultInjectingStore faulty = new FaultInjectingStore(store);
-        long maxDirty = 4L * BS;
-        CacheConfig config = CacheConfig.of(tmp.resolve("c"), "vol", 64L * BS).withSizes(maxDirty, CLEAN, 4L * BS)
-                .withUpload(Duration.ofMillis(10), 2);
+        CacheConfig config = fourBlocksDirty("c");
         byte[] data = new byte[BS];
         try (CacheTarget t = CacheTarget.open(config, faulty); Io io = new Io(t)) {
             assertThat(t.admit(0, BS, 1, (tag, r) -> {})).as("room: admitted at once").isZero();
@@ -216,9 +220,7 @@ class CacheBoundsTest {
     @Test
     void overwritesDuringAStoreOutageWaitAtTheJournalBoundAndAllLandOnceItIsBack() throws Exception {
         FaultInjectingStore faulty = new FaultInjectingStore(store);
-        long maxDirty = 4L * BS;
-        CacheConfig config = CacheConfig.of(tmp.resolve("j"), "vol", 64L * BS).withSizes(maxDirty, CLEAN, 4L * BS)
-                .withUpload(Duration.ofMillis(10), 2);
+        CacheConfig config = fourBlocksDirty("j");
         int writes = 20;
         java.util.List<java.util.concurrent.CompletableFuture<Integer>> answers = new java.util.ArrayList<>();
         try (CacheTarget t = CacheTarget.open(config, faulty); Io io = new Io(t)) {

@@ -117,7 +117,7 @@ final class RunCommand implements Callable<Integer> {
                         + "--dirty-memory %d MiB, --segment-size %d MiB, ~%d KiB fixed) plus %d MiB, but the heap is "
                         + "at most %d MiB: lower those options or raise the heap (UBLK_JAVA_OPTS=-Xmx%dm)",
                 need / mib, count, each.cleanCacheBytes() / mib,
-                Math.min(each.dirtyMemoryBytes(), each.maxDirtyBytes()) / mib, each.segmentBytes() / mib,
+                HeapBudget.dirtyInMemory(each) / mib, each.segmentBytes() / mib,
                 HeapBudget.FIXED_BYTES >> 10, HEAP_RESERVE / mib, max / mib, (need + HEAP_RESERVE) / mib + 1));
     }
 
