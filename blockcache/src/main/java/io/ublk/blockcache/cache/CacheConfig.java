@@ -1,6 +1,7 @@
 package io.ublk.blockcache.cache;
 
 import io.ublk.blockcache.cache.journal.Journal;
+import io.ublk.blockcache.cache.journal.JournalChannels;
 import io.ublk.blockcache.cache.volume.WriterLease;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -24,10 +25,11 @@ import java.time.Duration;
  * @param lease             how long the writer lease holds and how often it is renewed
  * @param ioTimeout         the longest a request waits on the store or for room before it answers
  *                          EIO ({@link Duration#ZERO}: no limit)
+ * @param journalChannels   how journal files are opened (the file system; tests put a failing disk here)
  */
 public record CacheConfig(Path cacheDir, String volume, long size, int blockSize, long maxDirtyBytes,
         long cleanCacheBytes, long segmentBytes, Duration uploadDelay, int uploadParallelism, long dirtyMemoryBytes, Compaction compaction,
-        WriterLease.Terms lease, Duration ioTimeout) {
+        WriterLease.Terms lease, Duration ioTimeout, JournalChannels journalChannels) {
 
     /**
      * @param liveBelow   segments with less than this fraction of their blocks still live are rewritten
@@ -88,42 +90,47 @@ public record CacheConfig(Path cacheDir, String volume, long size, int blockSize
     public static CacheConfig of(Path cacheDir, String volume, long size) {
         return new CacheConfig(cacheDir, volume, size, DEFAULT_BLOCK_SIZE, DEFAULT_MAX_DIRTY, DEFAULT_CLEAN_CACHE,
                 DEFAULT_SEGMENT, DEFAULT_UPLOAD_DELAY, DEFAULT_UPLOAD_PARALLELISM, DEFAULT_DIRTY_MEMORY, Compaction.DEFAULT,
-                WriterLease.Terms.defaults(), DEFAULT_IO_TIMEOUT);
+                WriterLease.Terms.defaults(), DEFAULT_IO_TIMEOUT, JournalChannels.FILES);
     }
 
     public CacheConfig withSizes(long maxDirtyBytes, long cleanCacheBytes, long segmentBytes) {
         return new CacheConfig(cacheDir, volume, size, blockSize, maxDirtyBytes, cleanCacheBytes, segmentBytes,
-                uploadDelay, uploadParallelism, dirtyMemoryBytes, compaction, lease, ioTimeout);
+                uploadDelay, uploadParallelism, dirtyMemoryBytes, compaction, lease, ioTimeout, journalChannels);
     }
 
     public CacheConfig withBlockSize(int blockSize) {
         return new CacheConfig(cacheDir, volume, size, blockSize, maxDirtyBytes, cleanCacheBytes, segmentBytes,
-                uploadDelay, uploadParallelism, dirtyMemoryBytes, compaction, lease, ioTimeout);
+                uploadDelay, uploadParallelism, dirtyMemoryBytes, compaction, lease, ioTimeout, journalChannels);
     }
 
     public CacheConfig withDirtyMemory(long dirtyMemoryBytes) {
         return new CacheConfig(cacheDir, volume, size, blockSize, maxDirtyBytes, cleanCacheBytes, segmentBytes,
-                uploadDelay, uploadParallelism, dirtyMemoryBytes, compaction, lease, ioTimeout);
+                uploadDelay, uploadParallelism, dirtyMemoryBytes, compaction, lease, ioTimeout, journalChannels);
     }
 
     public CacheConfig withCompaction(Compaction compaction) {
         return new CacheConfig(cacheDir, volume, size, blockSize, maxDirtyBytes, cleanCacheBytes, segmentBytes,
-                uploadDelay, uploadParallelism, dirtyMemoryBytes, compaction, lease, ioTimeout);
+                uploadDelay, uploadParallelism, dirtyMemoryBytes, compaction, lease, ioTimeout, journalChannels);
     }
 
     public CacheConfig withUpload(Duration uploadDelay, int uploadParallelism) {
         return new CacheConfig(cacheDir, volume, size, blockSize, maxDirtyBytes, cleanCacheBytes, segmentBytes,
-                uploadDelay, uploadParallelism, dirtyMemoryBytes, compaction, lease, ioTimeout);
+                uploadDelay, uploadParallelism, dirtyMemoryBytes, compaction, lease, ioTimeout, journalChannels);
     }
 
     public CacheConfig withLease(WriterLease.Terms lease) {
         return new CacheConfig(cacheDir, volume, size, blockSize, maxDirtyBytes, cleanCacheBytes, segmentBytes,
-                uploadDelay, uploadParallelism, dirtyMemoryBytes, compaction, lease, ioTimeout);
+                uploadDelay, uploadParallelism, dirtyMemoryBytes, compaction, lease, ioTimeout, journalChannels);
     }
 
     public CacheConfig withIoTimeout(Duration ioTimeout) {
         return new CacheConfig(cacheDir, volume, size, blockSize, maxDirtyBytes, cleanCacheBytes, segmentBytes,
-                uploadDelay, uploadParallelism, dirtyMemoryBytes, compaction, lease, ioTimeout);
+                uploadDelay, uploadParallelism, dirtyMemoryBytes, compaction, lease, ioTimeout, journalChannels);
+    }
+
+    public CacheConfig withJournalChannels(JournalChannels journalChannels) {
+        return new CacheConfig(cacheDir, volume, size, blockSize, maxDirtyBytes, cleanCacheBytes, segmentBytes,
+                uploadDelay, uploadParallelism, dirtyMemoryBytes, compaction, lease, ioTimeout, journalChannels);
     }
 
     /** Checks every field; the message names the first bad one. */
@@ -163,6 +170,9 @@ public record CacheConfig(Path cacheDir, String volume, long size, int blockSize
         }
         if (ioTimeout == null || ioTimeout.isNegative()) {
             throw new IllegalArgumentException("io timeout must be >= 0: " + ioTimeout);
+        }
+        if (journalChannels == null) {
+            throw new IllegalArgumentException("journal channels are missing");
         }
         if (uploadParallelism < 1) {
             throw new IllegalArgumentException("upload parallelism must be >= 1: " + uploadParallelism);

@@ -30,6 +30,8 @@ public final class CacheStats {
     public final LongAdder uploadFailures = new LongAdder();
     /** Requests answered EIO because they waited on the store or for room longer than --io-timeout. */
     final LongAdder ioTimeouts = new LongAdder();
+    /** Journal appends the disk refused (ENOSPC, EIO): each such write waited and was tried again. */
+    final LongAdder journalWriteFailures = new LongAdder();
     public final LongAdder compactions = new LongAdder();
     public final LongAdder compactedBytes = new LongAdder();
     public final LongAdder deletedObjects = new LongAdder();
@@ -41,6 +43,7 @@ public final class CacheStats {
     volatile LongSupplier cleanBytes = () -> 0;
     volatile LongSupplier journalDiskBytes = () -> 0;
     volatile BooleanSupplier failed = () -> false;
+    volatile BooleanSupplier journalStalled = () -> false;
 
     /** Block bytes the clean cache holds in heap (prefetches awaiting their reads included). */
     public long cleanBytes() { return cleanBytes.getAsLong(); }
@@ -48,6 +51,8 @@ public final class CacheStats {
     public long journalDiskBytes() { return journalDiskBytes.getAsLong(); }
     /** Whether the volume stopped serving for good (EIO until a restart; the reason is logged). */
     public boolean failed() { return failed.getAsBoolean(); }
+    /** Whether writes wait because the journal disk refused an append (full, or failing); they are tried again. */
+    public boolean journalStalled() { return journalStalled.getAsBoolean(); }
 
     /** FLUSH and FUA requests answered EIO because this writer's lease had lapsed or was lost. */
     public long flushRefused() { return flushRefused.sum(); }
@@ -89,6 +94,7 @@ public final class CacheStats {
     /** Upload rounds that failed and will be retried. */
     public long uploadFailures() { return uploadFailures.sum(); }
     public long ioTimeouts() { return ioTimeouts.sum(); }
+    public long journalWriteFailures() { return journalWriteFailures.sum(); }
     /** Compaction runs: live blocks of mostly-dead segments rewritten, then a checkpoint. */
     public long compactions() { return compactions.sum(); }
     public long compactedBytes() { return compactedBytes.sum(); }

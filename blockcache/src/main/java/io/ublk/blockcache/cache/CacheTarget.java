@@ -111,6 +111,7 @@ public final class CacheTarget implements BlockTarget {
         stats.cleanBytes = clean::heldBytes;
         stats.journalDiskBytes = journal::bytesOnDisk;
         stats.failed = () -> stopped() != null;
+        stats.journalStalled = throttle::stalled;
     }
 
     /**
@@ -138,7 +139,7 @@ public final class CacheTarget implements BlockTarget {
         int maxData = Math.max(volume.blockSize(), 1 << 20);
         // FLUSH and FUA are answered only while this writer holds the volume's lease
         Journal journal = new Journal(journalDir, config.journalFileBytes(), maxData, stats, replay.files(),
-                lease::valid);
+                lease::valid, config.journalChannels());
         // the replayed files' names are durable before any FLUSH is answered over them: the crashed
         // process may have made them without a folder force
         Journal.forceDir(journalDir);
@@ -455,7 +456,14 @@ public final class CacheTarget implements BlockTarget {
             uploader.wake();
             return PENDING;
         }
-        return writeNow(lane, offset, src, length, flags, tag, done);
+        r = writeNow(lane, offset, src, length, flags, tag, done);
+        if (r == WriteThrottle.STALLED) {
+            // the journal disk refused it: it waits, first in line, and is tried again
+            throttle.enqueue(offset, src, length, flags, tag, done);
+            uploader.wake();
+            return PENDING;
+        }
+        return r;
     }
 
     private int writeNow(JournalLane lane, long offset, MemorySegment src, int length, int flags, long tag,
@@ -507,10 +515,14 @@ public final class CacheTarget implements BlockTarget {
             return -EIO;
         }
         r = log(lane, JournalRecord.ZERO, offset, length, null);
-        return r < 0 ? r : 0;
+        // a discard the journal disk refused fails (writes wait instead: they carry data)
+        return r == WriteThrottle.STALLED ? -EIO : r < 0 ? r : 0;
     }
 
-    /** Journals and applies one write or zeroing in the current epoch; a zero-length one is a no-op. */
+    /**
+     * Journals and applies one write or zeroing in the current epoch; a zero-length one is a no-op.
+     * Answers {@link WriteThrottle#STALLED}, with nothing applied, when the journal disk refused it.
+     */
     private int log(JournalLane lane, int type, long offset, long length, MemorySegment src) {
         if (length == 0) {
             return 0;
@@ -523,8 +535,8 @@ public final class CacheTarget implements BlockTarget {
             stats.journalPendingBytes.addAndGet(record);
             apply(e, offset, length, src);
         } catch (IOException ex) {
-            journal.fail(ex);
-            return -EIO;
+            throttle.stall(ex);
+            return WriteThrottle.STALLED;
         } finally {
             dirty.leave(e);
         }

@@ -3,9 +3,12 @@ package io.ublk.blockcache.cache;
 import io.ublk.blockcache.BlockTarget;
 import io.ublk.blockcache.Completion;
 import io.ublk.blockcache.Requests;
+import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -15,11 +18,22 @@ import org.slf4j.LoggerFactory;
  * {@link CacheConfig#maxJournalBytes()}, writes queue in arrival order and run, on the uploader's
  * thread, once uploads made room. A write never passes
  * one that queued before it, so the order the device saw is the order the journal gets.
+ *
+ * <p><b>A full or failing journal disk</b> (ENOSPC, EIO on append) is a third reason to wait: the
+ * write that failed queues, every write after it queues behind it, and the uploader tries the
+ * oldest again every {@link #RETRY_NANOS} until an append succeeds (uploads trim the journal and
+ * give space back; an operator may free some). Nothing is answered that is not in the journal;
+ * {@code --io-timeout} bounds the wait.
  */
 public final class WriteThrottle {
     private static final Logger LOG = LoggerFactory.getLogger(WriteThrottle.class);
 
-    /** Runs one write that waited; answers like {@link BlockTarget#write}. */
+    /** What a {@link Runner} answers when the journal could not take the write: it waits and is tried again. */
+    static final int STALLED = BlockTarget.PENDING + 1; // never an answer: PENDING, errnos and lengths differ
+    /** How often a write that met a full or failing journal disk is tried again. */
+    static final long RETRY_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
+
+    /** Runs one write that waited; answers like {@link BlockTarget#write}, or {@link #STALLED}. */
     interface Runner {
         int run(long offset, MemorySegment src, int length, int flags, long tag, Completion done);
     }
@@ -37,6 +51,14 @@ public final class WriteThrottle {
     private final Queue<PendingWrite> waiters = new ConcurrentLinkedQueue<>();
     /** Writes that asked for room before taking a bounce slot ({@link #admitLater}), in arrival order. */
     private final Queue<Admission> admissions = new ConcurrentLinkedQueue<>();
+    /** The oldest queued write, taken out by the uploader after its append failed; tried again first. */
+    private final AtomicReference<PendingWrite> retry = new AtomicReference<>();
+    /** Set when an append failed, cleared when one succeeds again: writes queue meanwhile. */
+    private volatile boolean stalled;
+    /** When the uploader may try the oldest write again (uploader thread only). */
+    private long retryAt;
+    /** When the current stall began, and the appends it failed (for its log lines). */
+    private volatile long stalledSince;
 
     WriteThrottle(long maxDirtyBytes, long maxJournalBytes, CacheStats stats, String volume, Runner runner) {
         this.maxDirtyBytes = maxDirtyBytes;
@@ -48,7 +70,26 @@ public final class WriteThrottle {
 
     /** Whether a write must queue now: others are waiting, or dirty or journal bytes are at their bound. */
     boolean mustWait() {
-        return !waiters.isEmpty() || room() <= 0;
+        return stalled || !waiters.isEmpty() || room() <= 0;
+    }
+
+    /**
+     * Marks the journal disk as unable to take appends now (any thread): the write that met it
+     * queues ({@link #enqueue}) or stays first in line, and every later write queues behind it.
+     */
+    void stall(IOException why) {
+        stats.journalWriteFailures.increment();
+        if (!stalled) {
+            stalledSince = System.nanoTime();
+            stalled = true;
+            LOG.warn("volume '{}': the journal disk took no write ({}); writes wait and are tried again every {} ms",
+                    volume, why.toString(), TimeUnit.NANOSECONDS.toMillis(RETRY_NANOS));
+        }
+    }
+
+    /** Whether writes wait for the journal disk now. */
+    public boolean stalled() {
+        return stalled;
     }
 
     /** Bytes writes may add before one of the two bounds is reached. */
@@ -73,7 +114,7 @@ public final class WriteThrottle {
     }
 
     public boolean hasWaiters() {
-        return !waiters.isEmpty() || !admissions.isEmpty();
+        return retry.get() != null || !waiters.isEmpty() || !admissions.isEmpty();
     }
 
     /**
@@ -81,18 +122,28 @@ public final class WriteThrottle {
      * goes (not a reservation: an admitted write that finds no room still queues); uploader thread.
      */
     public void resume() {
-        runQueued();
+        if (stalled && System.nanoTime() - retryAt < 0) {
+            return; // the journal disk failed the last try: nothing goes before the next one
+        }
+        if (!runQueued()) {
+            return;
+        }
+        if (stalled && retry.get() == null && waiters.isEmpty()) {
+            // no write left to try (they timed out): the next one that comes is the try
+            unstall();
+        }
         long room = room();
         Admission a;
-        while (waiters.isEmpty() && room > 0 && (a = admissions.poll()) != null) {
+        while (!stalled && waiters.isEmpty() && room > 0 && (a = admissions.poll()) != null) {
             room -= a.length;
             a.done.complete(a.tag, 0);
         }
     }
 
-    private void runQueued() {
+    /** Runs queued writes, oldest first, while there is room; false if the journal disk failed one again. */
+    private boolean runQueued() {
         PendingWrite w;
-        while (room() > 0 && (w = waiters.poll()) != null) {
+        while (room() > 0 && ((w = retry.getAndSet(null)) != null || (w = waiters.poll()) != null)) {
             int r;
             try {
                 r = runner.run(w.offset, w.src, w.length, w.flags, w.tag, w.done);
@@ -101,10 +152,25 @@ public final class WriteThrottle {
                 LOG.error("volume '{}': a queued write failed", volume, e);
                 r = -Requests.EIO;
             }
+            if (r == STALLED) {
+                retry.set(w); // first in line again (expire may still take it)
+                retryAt = System.nanoTime() + RETRY_NANOS;
+                return false;
+            }
+            if (stalled) {
+                unstall();
+            }
             if (r != BlockTarget.PENDING) {
                 w.done.complete(w.tag, r);
             }
         }
+        return true;
+    }
+
+    private void unstall() {
+        stalled = false;
+        LOG.info("volume '{}': the journal disk takes writes again after {} ms", volume,
+                TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - stalledSince));
     }
 
     /**
@@ -112,6 +178,11 @@ public final class WriteThrottle {
      * queues are in arrival order), counted in {@link CacheStats#ioTimeouts()}; any thread.
      */
     void expire(long now, long timeoutNanos) {
+        PendingWrite first = retry.get();
+        if (first != null && now - first.since > timeoutNanos && retry.compareAndSet(first, null)) {
+            stats.ioTimeouts.increment();
+            first.done.complete(first.tag, -Requests.EIO);
+        }
         Admission a;
         while ((a = admissions.peek()) != null && now - a.since > timeoutNanos) {
             if (admissions.remove(a)) { // not taken by resume() meanwhile
@@ -130,7 +201,10 @@ public final class WriteThrottle {
 
     /** Fails every queued write and admission (close, a fenced or failed volume). */
     public void failAll() {
-        PendingWrite w;
+        PendingWrite w = retry.getAndSet(null);
+        if (w != null) {
+            w.done.complete(w.tag, -Requests.EIO);
+        }
         while ((w = waiters.poll()) != null) {
             w.done.complete(w.tag, -Requests.EIO);
         }

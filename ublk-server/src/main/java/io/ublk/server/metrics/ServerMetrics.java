@@ -104,6 +104,9 @@ public final class ServerMetrics {
         m.add(Gauge.builder("ublk.cache.failed", stats, s -> s.failed() ? 1 : 0).tags(tags)
                 .description("1 once the volume stopped serving for good (EIO until a restart; the log says why)")
                 .register(registry));
+        m.add(Gauge.builder("ublk.cache.journal.stalled", stats, s -> s.journalStalled() ? 1 : 0).tags(tags)
+                .description("1 while writes wait because the cache disk refused a journal append (full or failing); tried again every 100 ms")
+                .register(registry));
         m.add(Gauge.builder("ublk.cache.committed.generation", stats, CacheStats::committedGeneration).tags(tags)
                 .description("the store generation this cache last committed or loaded").register(registry));
         m.add(cacheCounter("ublk.cache.read.hits", "blocks a read found in memory", stats, tags, CacheStats::readHits));
@@ -126,6 +129,8 @@ public final class ServerMetrics {
                 CacheStats::uploadFailures));
         m.add(cacheCounter("ublk.cache.io.timeouts", "requests answered EIO after waiting on the store or for room longer than --io-timeout",
                 stats, tags, CacheStats::ioTimeouts));
+        m.add(cacheCounter("ublk.cache.journal.write.failures", "journal appends the cache disk refused (ENOSPC, EIO); those writes waited and were tried again",
+                stats, tags, CacheStats::journalWriteFailures));
         m.add(cacheCounter("ublk.store.segment.puts", "segment objects written", stats, tags, CacheStats::segmentPuts));
         m.add(cacheCounter("ublk.store.manifest.puts", "manifest objects written", stats, tags,
                 CacheStats::manifestPuts));

@@ -81,9 +81,12 @@ public final class Journal implements AutoCloseable {
     }
 
     private final AckGate gate;
+    private final JournalChannels channels;
 
-    public Journal(Path dir, long fileBytes, int maxData, CacheStats stats, List<JournalFile> found, AckGate gate) {
+    public Journal(Path dir, long fileBytes, int maxData, CacheStats stats, List<JournalFile> found, AckGate gate,
+            JournalChannels channels) {
         this.gate = gate;
+        this.channels = channels;
         this.dir = dir;
         this.fileBytes = fileBytes;
         this.maxData = maxData;
@@ -113,7 +116,11 @@ public final class Journal implements AutoCloseable {
         return l;
     }
 
-    /** A journal that failed to write or sync has lost durability: everything answers -EIO from then on. */
+    /**
+     * A journal whose sync failed has lost durability: everything answers -EIO from then on (the
+     * kernel may have dropped the pages whose writeback failed). A failed append does not fail it:
+     * that record is not in the journal, and its write waits or fails on its own.
+     */
     public boolean failed() {
         return failure != null;
     }
@@ -154,7 +161,7 @@ public final class Journal implements AutoCloseable {
     }
 
     JournalFile newFile() throws IOException {
-        JournalFile f = JournalFile.create(dir, nextFileId.getAndIncrement());
+        JournalFile f = JournalFile.create(channels, dir, nextFileId.getAndIncrement());
         files.add(f);
         // A FLUSH must also make the new name durable, or a crash could lose the whole file.
         dirChanged = true;

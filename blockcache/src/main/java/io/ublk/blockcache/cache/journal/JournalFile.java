@@ -77,9 +77,9 @@ public final class JournalFile {
      * 0600 from the start, and with its header forced before any record can go in (so a bad
      * header in a file that holds records is damage, never a crash).
      */
-    static JournalFile create(Path dir, long id) throws IOException {
+    static JournalFile create(JournalChannels channels, Path dir, long id) throws IOException {
         Path p = dir.resolve(name(id));
-        FileChannel ch = FileChannel.open(p, CREATE, CREATE_MODE);
+        FileChannel ch = channels.open(p, CREATE, CREATE_MODE);
         try {
             ByteBuffer h = JournalFileHeader.initial(id);
             long at = 0;

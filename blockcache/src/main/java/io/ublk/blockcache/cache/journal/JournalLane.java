@@ -59,21 +59,37 @@ public final class JournalLane {
         crc.update(buffer);
         staging.set(JournalRecord.INT, JournalRecord.CRC_AT, (int) crc.getValue());
         JournalFile f = file;
-        if (f == null || f.size + total > journal.fileBytes()) {
-            f = roll(f);
+        try {
+            if (f == null || f.size + total > journal.fileBytes()) {
+                f = roll(f);
+            }
+            buffer.limit(total).position(0);
+            long at = f.size;
+            while (buffer.hasRemaining()) {
+                at += f.channel.write(buffer, at);
+            }
+            if (epoch > f.maxEpoch) {
+                f.maxEpoch = epoch;
+            }
+            if (epoch < f.minEpoch) {
+                f.minEpoch = epoch;
+            }
+            f.size = at;
+        } catch (IOException e) {
+            // A full or failing disk: this record is not in the journal (a part of it may be, past
+            // the file's size: a torn tail). The file is retired as it stands, so it is deleted
+            // once its records are uploaded and gives its space back; the next append starts anew.
+            retireCurrent();
+            throw e;
         }
-        buffer.limit(total).position(0);
-        long at = f.size;
-        while (buffer.hasRemaining()) {
-            at += f.channel.write(buffer, at);
+    }
+
+    private void retireCurrent() {
+        JournalFile f = file;
+        if (f != null) {
+            file = null;
+            journal.retire(f);
         }
-        if (epoch > f.maxEpoch) {
-            f.maxEpoch = epoch;
-        }
-        if (epoch < f.minEpoch) {
-            f.minEpoch = epoch;
-        }
-        f.size = at;
     }
 
     private JournalFile roll(JournalFile old) throws IOException {

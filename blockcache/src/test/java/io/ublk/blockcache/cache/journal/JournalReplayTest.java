@@ -58,7 +58,7 @@ class JournalReplayTest {
 
     /** A journal with no files yet, whose files roll over after {@code fileBytes}. */
     Journal journal(long fileBytes) {
-        return new Journal(dir, fileBytes, MAX_DATA, new CacheStats(), List.of(), () -> true);
+        return new Journal(dir, fileBytes, MAX_DATA, new CacheStats(), List.of(), () -> true, JournalChannels.FILES);
     }
 
     static void write(JournalLane lane, long seq, int fill) throws IOException {

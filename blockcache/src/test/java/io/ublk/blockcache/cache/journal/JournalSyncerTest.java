@@ -34,7 +34,7 @@ class JournalSyncerTest {
             return true;
         };
         Path dir = Journal.createFolder(tmp.resolve("vol").resolve("journal"));
-        try (Journal j = new Journal(dir, 4 << 20, 1 << 20, new CacheStats(), List.of(), throwsOnce)) {
+        try (Journal j = new Journal(dir, 4 << 20, 1 << 20, new CacheStats(), List.of(), throwsOnce, JournalChannels.FILES)) {
             JournalLane lane = j.newLane();
             lane.append(JournalRecord.WRITE, 1, 1, 0, 4096, MemorySegment.ofArray(new byte[4096]), 0);
             assertThat(flush(j)).isZero();
