@@ -19,6 +19,8 @@ public final class CacheStats {
     public final LongAdder readMisses = new LongAdder();
     public final LongAdder storeReadBytes = new LongAdder();
     public final LongAdder checksumErrors = new LongAdder();
+    /** Committed blocks found damaged in the store by an upload that had to merge with them. */
+    public final LongAdder damagedBlocks = new LongAdder();
     final LongAdder journalBytes = new LongAdder();
     public final LongAdder journalSyncs = new LongAdder();
     final LongAdder writeWaits = new LongAdder();
@@ -94,6 +96,8 @@ public final class CacheStats {
     /** Upload rounds that failed and will be retried. */
     public long uploadFailures() { return uploadFailures.sum(); }
     public long ioTimeouts() { return ioTimeouts.sum(); }
+    /** Committed blocks an upload found damaged (left out of merges; EIO on reads until a whole-block write). */
+    public long damagedBlocks() { return damagedBlocks.sum(); }
     public long journalWriteFailures() { return journalWriteFailures.sum(); }
     /** Compaction runs: live blocks of mostly-dead segments rewritten, then a checkpoint. */
     public long compactions() { return compactions.sum(); }

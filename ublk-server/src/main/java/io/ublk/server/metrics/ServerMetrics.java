@@ -116,6 +116,8 @@ public final class ServerMetrics {
                 CacheStats::storeReadBytes));
         m.add(cacheCounter("ublk.store.checksum.errors", "store reads whose CRC32C did not match (each answered EIO)",
                 stats, tags, CacheStats::checksumErrors));
+        m.add(cacheCounter("ublk.cache.damaged.blocks", "committed blocks an upload found damaged in the store: writes to part of one cannot be merged, its reads answer EIO until a whole-block write replaces it",
+                stats, tags, CacheStats::damagedBlocks));
         m.add(cacheCounter("ublk.cache.journal.bytes", "bytes appended to the journal", stats, tags,
                 CacheStats::journalBytes));
         m.add(cacheCounter("ublk.cache.journal.syncs", "journal fdatasyncs (one covers every FLUSH waiting)", stats,

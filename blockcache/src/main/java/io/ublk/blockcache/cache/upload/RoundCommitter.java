@@ -6,6 +6,7 @@ import io.ublk.blockcache.cache.dirty.BlockArrays;
 import io.ublk.blockcache.cache.dirty.DirtyBlock;
 import io.ublk.blockcache.cache.dirty.DirtyTable;
 import io.ublk.blockcache.cache.format.Checkpoint;
+import io.ublk.blockcache.cache.format.CorruptBlockException;
 import io.ublk.blockcache.cache.format.Keys;
 import io.ublk.blockcache.cache.format.Manifest;
 import io.ublk.blockcache.cache.format.SegmentHeader;
@@ -21,6 +22,7 @@ import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadLocalRandom;
@@ -71,6 +73,9 @@ final class RoundCommitter implements AutoCloseable {
     private final JournalViews.Graveyard graveyard = new JournalViews.Graveyard();
     /** The round being committed, kept until it commits or is given up; null between rounds. */
     private Round round;
+    /** The epoch {@link #damaged} belongs to, and which of its inputs have a damaged committed base. */
+    private long damagedOf = -1;
+    private final BitSet damaged = new BitSet();
     /** Objects of rounds given up, handed to the delete queue after the next commit. */
     private final List<String> orphans = new ArrayList<>();
 
@@ -136,9 +141,28 @@ final class RoundCommitter implements AutoCloseable {
     /**
      * Uploads one frozen epoch and commits it as the next generation; then the index points at
      * the new segments, full blocks move into the clean cache and the dirty versions go.
+     *
+     * <p>A partial block whose committed bytes fail their checksum twice is <b>damaged</b>: it
+     * cannot be merged, so the round is retried without it and the index keeps its damaged
+     * location. Its reads answer EIO (the checksum fails again), the rest of the volume uploads
+     * on, and a later full-block write, which needs no merge, heals it.
      */
     void commit(DirtyTable.Frozen frozen) {
-        int n = frozen.count();
+        if (damagedOf != frozen.number()) {
+            damagedOf = frozen.number();
+            damaged.clear();
+        }
+        int[] inputs = new int[frozen.count() - damaged.cardinality()];
+        for (int j = 0, k = 0; j < frozen.count(); j++) {
+            if (!damaged.get(j)) {
+                inputs[k++] = j;
+            }
+        }
+        int n = inputs.length;
+        int[] blocks = new int[n];
+        for (int k = 0; k < n; k++) {
+            blocks[k] = frozen.blocks()[inputs[k]];
+        }
         int bs = volume.blockSize();
         // the committed bytes partial blocks merge with, read one segment's worth at a time (prepare)
         @SuppressWarnings("unchecked")
@@ -146,45 +170,49 @@ final class RoundCommitter implements AutoCloseable {
         BlockSource source = new BlockSource() {
             @Override
             public boolean zero(int i) {
-                return frozen.versions()[i].zero;
+                return frozen.versions()[inputs[i]].zero;
             }
 
             @Override
             public void prepare(int i) {
-                if (!frozen.versions()[i].full()) {
-                    bases[i] = clean.committedBytesAsync(frozen.blocks()[i]);
+                if (!frozen.versions()[inputs[i]].full()) {
+                    bases[i] = clean.committedBytesAsync(blocks[i]);
                 }
             }
 
             @Override
             public void copy(int i, MemorySegment dst, long at) {
-                DirtyBlock d = frozen.versions()[i];
+                DirtyBlock d = frozen.versions()[inputs[i]];
                 byte[] base = null;
                 if (!d.full()) {
-                    CompletableFuture<byte[]> f = bases[i] != null ? bases[i] : clean.committedBytesAsync(frozen.blocks()[i]);
+                    CompletableFuture<byte[]> f = bases[i] != null ? bases[i] : clean.committedBytesAsync(blocks[i]);
                     bases[i] = null;
-                    base = Volume.await(f);
+                    try {
+                        base = Volume.await(f);
+                    } catch (CorruptBlockException e) {
+                        throw damagedBase(inputs[i], blocks[i], e);
+                    }
                 }
                 d.mergeInto(base, dst, at, bs);
             }
 
             @Override
             public DirtyBlock.Piece whole(int i) {
-                return frozen.versions()[i].wholePiece(bs);
+                return frozen.versions()[inputs[i]].wholePiece(bs);
             }
         };
-        Committed c = commitBlocks(frozen.blocks(), source, frozen.number(), volume.chain.size() >= MAX_CHAIN,
+        Committed c = commitBlocks(blocks, source, frozen.number(), volume.chain.size() >= MAX_CHAIN,
                 frozen.number());
         // Committed: readers may now find the bytes through the index instead of the dirty table.
-        for (int i = 0; i < n; i++) {
-            int b = frozen.blocks()[i];
-            DirtyBlock d = frozen.versions()[i];
-            volume.index.set(b, c.locations()[i]);
+        for (int k = 0; k < n; k++) {
+            int b = blocks[k];
+            DirtyBlock d = frozen.versions()[inputs[k]];
+            volume.index.set(b, c.locations()[k]);
             byte[] bytes = d.data;
             boolean keep = bytes != null && d.full();
             if (keep) {
                 // the array moves on as the clean copy; back to the pool when the cache evicts it
-                clean.put(b, new CleanBlock(c.locations()[i], bytes, true));
+                clean.put(b, new CleanBlock(c.locations()[k], bytes, true));
             } else {
                 clean.invalidate(b);
             }
@@ -193,8 +221,40 @@ final class RoundCommitter implements AutoCloseable {
                 arrays.retire(bytes);
             }
         }
+        // The damaged ones: their writes went into a block whose other bytes are lost; the index
+        // keeps the damaged location, so reads of the block answer EIO until a full write.
+        for (int j = damaged.nextSetBit(0); j >= 0; j = damaged.nextSetBit(j + 1)) {
+            DirtyBlock d = frozen.versions()[j];
+            clean.invalidate(frozen.blocks()[j]);
+            dirty.release(frozen.blocks()[j], d);
+            if (d.data != null) {
+                arrays.retire(d.data);
+            }
+        }
         afterCommit(c);
         stats.uploadRounds.increment();
+    }
+
+    /**
+     * The committed bytes of input {@code j} (block {@code block}) failed their checksum: read
+     * once more, as a flipped bit on the way is not damage. Failing again, the block is damaged
+     * and left out when the round is retried. Answers what the round throws.
+     */
+    private RuntimeException damagedBase(int j, int block, CorruptBlockException first) {
+        try {
+            Volume.await(clean.committedBytesAsync(block));
+            return new StoreException("volume '" + volume.name + "' block " + block + ": a read of its committed bytes "
+                    + "failed its checksum, the next one did not; the round is retried: " + first.getMessage());
+        } catch (CorruptBlockException again) {
+            damaged.set(j);
+            stats.damagedBlocks.increment();
+            LOG.error("volume '{}' block {} is damaged in the store ({}); writes to part of it cannot be merged and "
+                    + "its reads answer EIO until a write of the whole block replaces it; the other blocks upload on",
+                    volume.name, block, again.getMessage());
+            return again;
+        } catch (RuntimeException other) {
+            return other;
+        }
     }
 
     /**

@@ -3,6 +3,7 @@ package io.ublk.blockcache.cache.volume;
 import io.ublk.blockcache.cache.CacheStats;
 import io.ublk.blockcache.cache.format.Checkpoint;
 import io.ublk.blockcache.cache.format.Codec;
+import io.ublk.blockcache.cache.format.CorruptBlockException;
 import io.ublk.blockcache.cache.format.CorruptObjectException;
 import io.ublk.blockcache.cache.format.Keys;
 import io.ublk.blockcache.cache.format.Manifest;
@@ -217,7 +218,7 @@ public final class Volume {
             stats.storeReadBytes.add(data.length);
             if (data.length != bs || Codec.crc32c(data, 0, bs) != BlockIndex.crcOf(location)) {
                 stats.checksumErrors.increment();
-                throw new CorruptObjectException(ref.key() + " block at " + offset + " fails its checksum");
+                throw new CorruptBlockException(ref.key() + " block at " + offset + " fails its checksum", location);
             }
             return new CleanBlock(location, data, false);
         });
