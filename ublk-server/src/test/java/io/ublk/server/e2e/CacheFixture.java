@@ -67,6 +67,21 @@ final class CacheFixture {
         }
     }
 
+    /**
+     * Scrapes the server's meters until {@code done} holds for a scrape or {@code max} passed, and
+     * answers the last scrape (the caller asserts on it, so a timeout fails with the meters).
+     */
+    static Metrics awaitMeters(int port, java.time.Duration max, java.util.function.Predicate<Metrics> done)
+            throws InterruptedException {
+        long until = System.nanoTime() + max.toNanos();
+        Metrics m = Metrics.scrapePlain(port);
+        while (!done.test(m) && System.nanoTime() < until) {
+            Thread.sleep(500);
+            m = Metrics.scrapePlain(port);
+        }
+        return m;
+    }
+
     /** The device id serving {@code volume}, from the cache meters' labels. */
     static String deviceOf(Metrics m, String volume) {
         for (Metrics.Sample s : m.samples()) {
