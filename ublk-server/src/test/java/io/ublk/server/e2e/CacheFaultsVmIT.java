@@ -94,21 +94,7 @@ class CacheFaultsVmIT {
     @Timeout(value = 4, unit = TimeUnit.MINUTES)
     static void stop() {
         System.err.println("[e2e] fault suite summary:\n[e2e]   " + String.join("\n[e2e]   ", report));
-        try {
-            if (server != null) {
-                server.close();
-            }
-        } finally {
-            if (proxy != null) {
-                proxy.close();
-            }
-            if (s3 != null) {
-                s3.close();
-            }
-            if (background != null) {
-                background.shutdownNow();
-            }
-        }
+        CacheFixture.closeAll(server, proxy, s3, background == null ? null : background::shutdownNow);
     }
 
     private static Path device(String volume) {

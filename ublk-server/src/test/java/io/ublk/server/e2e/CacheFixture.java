@@ -98,6 +98,32 @@ final class CacheFixture {
         return m.value(name, "volume", volume);
     }
 
+    /**
+     * Closes each of {@code resources} that is not null, in order, each even if one before it
+     * failed (for {@code @AfterAll}: the server before the store it writes to); the first failure
+     * is thrown at the end with the later ones suppressed.
+     */
+    static void closeAll(AutoCloseable... resources) {
+        RuntimeException first = null;
+        for (AutoCloseable r : resources) {
+            try {
+                if (r != null) {
+                    r.close();
+                }
+            } catch (Exception e) {
+                RuntimeException wrapped = e instanceof RuntimeException re ? re : new IllegalStateException(e);
+                if (first == null) {
+                    first = wrapped;
+                } else {
+                    first.addSuppressed(wrapped);
+                }
+            }
+        }
+        if (first != null) {
+            throw first;
+        }
+    }
+
     /** Deletes the folder and everything in it (the cache folder, for a cold wake). */
     static void wipe(Path dir) {
         if (!Files.exists(dir)) {

@@ -68,15 +68,7 @@ class CacheS3VmIT {
     @AfterAll
     @Timeout(value = 4, unit = TimeUnit.MINUTES)
     static void stop() {
-        try {
-            if (server != null) {
-                server.close();
-            }
-        } finally {
-            if (s3 != null) {
-                s3.close();
-            }
-        }
+        CacheFixture.closeAll(server, s3);
     }
 
     /** {@code /dev/ublkbN} serving volume {@code s3-i}. */
