@@ -155,10 +155,10 @@ final class ProxiedConnection implements Runnable {
             reset();
             return false;
         }
+        proxy.counted(FaultProxy.Outcome.FORWARDED); // before the client can see the answer
         out.write(response.bytes());
         out.write(answer);
         out.flush();
-        proxy.counted(FaultProxy.Outcome.FORWARDED);
         if (framing == HttpBody.Framing.UNTIL_CLOSE || !response.keepsAlive()) {
             dropStore();
             return false;
