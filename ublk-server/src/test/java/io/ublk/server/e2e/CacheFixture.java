@@ -67,6 +67,21 @@ final class CacheFixture {
         }
     }
 
+    /**
+     * Scrapes the server's meters until {@code done} holds for a scrape or {@code max} passed, and
+     * answers the last scrape (the caller asserts on it, so a timeout fails with the meters).
+     */
+    static Metrics awaitMeters(int port, java.time.Duration max, java.util.function.Predicate<Metrics> done)
+            throws InterruptedException {
+        long until = System.nanoTime() + max.toNanos();
+        Metrics m = Metrics.scrapePlain(port);
+        while (!done.test(m) && System.nanoTime() < until) {
+            Thread.sleep(500);
+            m = Metrics.scrapePlain(port);
+        }
+        return m;
+    }
+
     /** The device id serving {@code volume}, from the cache meters' labels. */
     static String deviceOf(Metrics m, String volume) {
         for (Metrics.Sample s : m.samples()) {
@@ -81,6 +96,32 @@ final class CacheFixture {
     /** A cache meter of one volume. */
     static double value(Metrics m, String name, String volume) {
         return m.value(name, "volume", volume);
+    }
+
+    /**
+     * Closes each of {@code resources} that is not null, in order, each even if one before it
+     * failed (for {@code @AfterAll}: the server before the store it writes to); the first failure
+     * is thrown at the end with the later ones suppressed.
+     */
+    static void closeAll(AutoCloseable... resources) {
+        RuntimeException first = null;
+        for (AutoCloseable r : resources) {
+            try {
+                if (r != null) {
+                    r.close();
+                }
+            } catch (Exception e) {
+                RuntimeException wrapped = e instanceof RuntimeException re ? re : new IllegalStateException(e);
+                if (first == null) {
+                    first = wrapped;
+                } else {
+                    first.addSuppressed(wrapped);
+                }
+            }
+        }
+        if (first != null) {
+            throw first;
+        }
     }
 
     /** Deletes the folder and everything in it (the cache folder, for a cold wake). */

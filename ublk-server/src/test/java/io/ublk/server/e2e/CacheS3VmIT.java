@@ -68,15 +68,7 @@ class CacheS3VmIT {
     @AfterAll
     @Timeout(value = 4, unit = TimeUnit.MINUTES)
     static void stop() {
-        try {
-            if (server != null) {
-                server.close();
-            }
-        } finally {
-            if (s3 != null) {
-                s3.close();
-            }
-        }
+        CacheFixture.closeAll(server, s3);
     }
 
     /** {@code /dev/ublkbN} serving volume {@code s3-i}. */
@@ -130,12 +122,7 @@ class CacheS3VmIT {
     @Order(4)
     void uploadsReachedTheStore() throws InterruptedException {
         // The uploader runs on its own (--upload-delay 200ms); give it a moment to empty the dirty set.
-        long until = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
-        Metrics m = Metrics.scrape(metricsPort);
-        while (m.sum("ublk_cache_dirty_bytes") > 0 && System.nanoTime() < until) {
-            Thread.sleep(500);
-            m = Metrics.scrape(metricsPort);
-        }
+        Metrics m = CacheFixture.awaitMeters(metricsPort, Duration.ofMinutes(2), x -> x.sum("ublk_cache_dirty_bytes") == 0);
         String why = String.join("\n", m.linesFor("ublk_cache")) + "\n" + String.join("\n", m.linesFor("ublk_store"));
         System.err.println("[e2e] cache metrics after the fio runs:\n" + why);
         for (int i = 0; i < 3; i++) {

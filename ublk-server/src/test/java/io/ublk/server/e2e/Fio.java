@@ -20,9 +20,14 @@ final class Fio {
     private static final Pattern VERIFY_FAILURE = Pattern.compile(
             "(?i)verify: bad|verify failed|bad magic|bad header|fio: pid=\\d+, err=|io_u error");
 
-    /** One job's totals (the read side includes the verify reads). */
+    /** One job's totals (the read side includes the verify reads); {@code runtimeMs} is fio's {@code job_runtime}. */
     record Job(String name, int error, long readBytes, long readIos, long writeBytes, long writeIos,
-               long trimBytes) {}
+               long trimBytes, long runtimeMs) {
+        /** Reads per second over the job's runtime. */
+        double readIops() {
+            return runtimeMs <= 0 ? 0 : readIos * 1000.0 / runtimeMs;
+        }
+    }
 
     record Result(Cmd.Result cmd, List<Job> jobs) {
         Job job(String name) {
@@ -84,7 +89,8 @@ final class Fio {
             Map<String, Object> trim = Json.obj(j, "trim");
             jobs.add(new Job((String) ((Map<?, ?>) j).get("jobname"), (int) Json.num(j, "error"),
                     Json.num(read, "io_bytes"), Json.num(read, "total_ios"), Json.num(write, "io_bytes"),
-                    Json.num(write, "total_ios"), trim == null ? 0 : Json.num(trim, "io_bytes")));
+                    Json.num(write, "total_ios"), trim == null ? 0 : Json.num(trim, "io_bytes"),
+                    Json.num(j, "job_runtime")));
         }
         if (jobs.isEmpty()) {
             fail("fio ran no job: " + r.describe());

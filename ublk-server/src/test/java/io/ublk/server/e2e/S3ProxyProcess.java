@@ -148,7 +148,12 @@ final class S3ProxyProcess implements AutoCloseable {
 
     /** The server options that select this store. */
     List<String> storeArgs() {
-        return List.of("--store", "s3", "--endpoint", endpoint().toString(), "--path-style", "--bucket", bucket);
+        return storeArgs(endpoint());
+    }
+
+    /** The server options that select this store's bucket reached at {@code via} (a proxy in front of it). */
+    List<String> storeArgs(URI via) {
+        return List.of("--store", "s3", "--endpoint", via.toString(), "--path-style", "--bucket", bucket);
     }
 
     /** Credentials for the AWS SDK's default chain (environment), and no instance-metadata lookups. */
