@@ -452,18 +452,18 @@ public final class CacheTarget implements BlockTarget {
             return -EIO;
         }
         if (throttle.mustWait()) {
-            throttle.enqueue(offset, src, length, flags, tag, done);
-            uploader.wake();
-            return PENDING;
+            return queue(offset, src, length, flags, tag, done);
         }
         r = writeNow(lane, offset, src, length, flags, tag, done);
-        if (r == WriteThrottle.STALLED) {
-            // the journal disk refused it: it waits, first in line, and is tried again
-            throttle.enqueue(offset, src, length, flags, tag, done);
-            uploader.wake();
-            return PENDING;
-        }
-        return r;
+        // the journal disk refused it: it waits, first in line, and is tried again
+        return r == WriteThrottle.STALLED ? queue(offset, src, length, flags, tag, done) : r;
+    }
+
+    /** Queues a write in the throttle (run by the uploader once it may go) and answers PENDING. */
+    private int queue(long offset, MemorySegment src, int length, int flags, long tag, Completion done) {
+        throttle.enqueue(offset, src, length, flags, tag, done);
+        uploader.wake();
+        return PENDING;
     }
 
     private int writeNow(JournalLane lane, long offset, MemorySegment src, int length, int flags, long tag,

@@ -57,7 +57,7 @@ public final class WriteThrottle {
     private volatile boolean stalled;
     /** When the uploader may try the oldest write again (uploader thread only). */
     private long retryAt;
-    /** When the current stall began, and the appends it failed (for its log lines). */
+    /** When the current stall began (for its log lines). */
     private volatile long stalledSince;
 
     WriteThrottle(long maxDirtyBytes, long maxJournalBytes, CacheStats stats, String volume, Runner runner) {

@@ -38,8 +38,7 @@ class CacheColdReadVmIT {
 
     /** {@code -Dublk.e2e.coldReadMib=N}, or env {@code UBLK_COLD_READ_MIB}; default 1536. */
     static long sizeMib() {
-        String v = System.getProperty("ublk.e2e.coldReadMib", System.getenv("UBLK_COLD_READ_MIB"));
-        return v == null || v.isBlank() ? 1536 : Long.parseLong(v.strip());
+        return SuiteSize.of("ublk.e2e.coldReadMib", "UBLK_COLD_READ_MIB", 1536);
     }
 
     @TempDir

@@ -120,8 +120,7 @@ class CacheKillTrialsVmIT {
     }
 
     static int trials() {
-        String v = System.getProperty("ublk.killTrials", System.getenv("UBLK_KILL_TRIALS"));
-        int n = v == null || v.isBlank() ? 20 : Integer.parseInt(v.strip());
+        int n = (int) SuiteSize.of("ublk.killTrials", "UBLK_KILL_TRIALS", 20);
         if (n < 1) {
             throw new IllegalArgumentException("ublk.killTrials / UBLK_KILL_TRIALS must be >= 1: " + n);
         }

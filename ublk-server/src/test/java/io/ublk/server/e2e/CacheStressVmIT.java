@@ -51,8 +51,7 @@ class CacheStressVmIT {
 
     /** {@code -Dublk.e2e.stressRuns=N}, or env {@code UBLK_STRESS_RUNS} (scripts/test passes it into the guest); default 10. */
     static int runs() {
-        String v = System.getProperty("ublk.e2e.stressRuns", System.getenv("UBLK_STRESS_RUNS"));
-        return v == null || v.isBlank() ? 10 : Integer.parseInt(v.strip());
+        return (int) SuiteSize.of("ublk.e2e.stressRuns", "UBLK_STRESS_RUNS", 10);
     }
 
     @TempDir

@@ -60,8 +60,7 @@ class ManyDevicesVmIT {
 
     /** {@code -Dublk.e2e.cycles=N}, or env {@code UBLK_E2E_CYCLES} (scripts/test passes it into the guest); default 10. */
     static int cycles() {
-        String v = System.getProperty("ublk.e2e.cycles", System.getenv("UBLK_E2E_CYCLES"));
-        return v == null || v.isBlank() ? 10 : Integer.parseInt(v.strip());
+        return (int) SuiteSize.of("ublk.e2e.cycles", "UBLK_E2E_CYCLES", 10);
     }
 
     @TempDir
