@@ -52,6 +52,7 @@ int main(void)
 	CONST(OpenFlags, O_TRUNC, O_TRUNC);
 	CONST(OpenFlags, O_NONBLOCK, O_NONBLOCK);
 	CONST(OpenFlags, O_DIRECT, O_DIRECT);
+	CONST(OpenFlags, O_EXCL, O_EXCL);
 	CONST(OpenFlags, O_CLOEXEC, O_CLOEXEC);
 
 	CONST(Mman, PROT_READ, PROT_READ);

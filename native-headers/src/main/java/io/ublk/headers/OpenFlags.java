@@ -10,6 +10,8 @@ public final class OpenFlags {
     public static final int O_RDWR = 2;
     /** Create the file if it does not exist (needs the mode argument). */
     public static final int O_CREAT = 0100;
+    /** With O_CREAT: fail if the file exists. On a block device: fail with EBUSY if it is mounted or claimed. */
+    public static final int O_EXCL = 0200;
     /** Truncate a regular file to length 0. */
     public static final int O_TRUNC = 01000;
     /** Non-blocking I/O. */

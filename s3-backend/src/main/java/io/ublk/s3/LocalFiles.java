@@ -154,7 +154,7 @@ public final class LocalFiles {
     }
 
     /** Makes the folder's entries (renames, links, unlinks) durable. */
-    static void syncDir(Path dir) throws IOException {
+    public static void syncDir(Path dir) throws IOException {
         try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
             ch.force(true);
         }

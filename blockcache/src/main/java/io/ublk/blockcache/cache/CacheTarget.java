@@ -176,6 +176,14 @@ public final class CacheTarget implements BlockTarget {
         uploader.awaitCommitted(dirty.epoch());
     }
 
+    /**
+     * Forgets the clean cache: later reads of committed blocks fetch them from the store (the
+     * operator's cold-read check after a {@link #drain}). Dirty data is not touched.
+     */
+    public void dropClean() {
+        clean.clear();
+    }
+
     public CacheStats stats() {
         return stats;
     }

@@ -13,7 +13,8 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         version = "ublk-server 0.1.0",
         description = "Serves Linux block devices (/dev/ublkbN) from user space through the kernel's ublk driver.",
-        subcommands = {FeaturesCommand.class, RunCommand.class, DrainCommand.class, DeleteCommand.class})
+        subcommands = {FeaturesCommand.class, RunCommand.class, DrainCommand.class, DeleteCommand.class, DaemonCommand.class,
+                DeviceCommand.class, VolumeCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 

@@ -252,26 +252,7 @@ final class RunCommand implements Callable<Integer> {
 
     /** Refuses options of another target, and a missing --size where one is needed. */
     private void checkTargetOptions() {
-        switch (target) {
-            case "memory", "null" -> {
-                List<String> wrong = new ArrayList<>(cache.given());
-                wrong.addAll(store.given());
-                if (!wrong.isEmpty()) {
-                    throw new IllegalArgumentException(String.join(", ", wrong) + " apply to --target cache only");
-                }
-                if (size == null) {
-                    throw new IllegalArgumentException("--size is required with --target " + target);
-                }
-            }
-            case CACHE -> {
-                cache.validate();
-                store.validate(size == null || size == 0);
-                if (size != null && size < 0) {
-                    throw new IllegalArgumentException("--size must be >= 0: " + size);
-                }
-            }
-            default -> throw new IllegalArgumentException("--target must be memory, null or cache: '" + target + "'");
-        }
+        TargetArgs.check(target, size, cache, store);
     }
 
     private BlockTarget base(long bytes) {

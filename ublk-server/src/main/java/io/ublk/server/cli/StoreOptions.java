@@ -129,6 +129,15 @@ final class StoreOptions {
         }
     }
 
+    /** Names the store (after {@link #validate}): devices with the same key share one client. */
+    String key() {
+        if (LOCAL.equals(kind())) {
+            return LOCAL + " " + storeDir.toAbsolutePath().normalize();
+        }
+        return String.join(" ", S3, bucket, prefix == null ? "" : prefix, endpoint == null ? "" : endpoint.toString(),
+                Boolean.toString(pathStyle), region == null ? "" : region);
+    }
+
     /** Opens the store (after {@link #validate}); the caller closes it. */
     ObjectStore open() {
         if (LOCAL.equals(kind())) {

@@ -235,6 +235,16 @@ public final class DeviceSet implements AutoCloseable {
         }
     }
 
+    /** PLACEHOLDER until h/recovery lands: recovers a QUIESCED kernel device. */
+    public UblkDevice recover(int devId, DeviceConfig config, Supplier<BlockTarget> target) {
+        throw new UnsupportedOperationException("recovery is not built yet");
+    }
+
+    /** PLACEHOLDER until h/recovery lands: stops serving, leaving the devices in the kernel. */
+    public void closeLeavingDevices() {
+        close();
+    }
+
     @FunctionalInterface
     private interface IntTask {
         void run(int i);

@@ -65,6 +65,11 @@ public final class CleanCache {
         cache.invalidate(block);
     }
 
+    /** Forgets every cached block (prefetches staged for reads in flight stay for those reads). */
+    public void clear() {
+        cache.invalidateAll();
+    }
+
     /** The committed bytes at {@code loc} if memory holds them: the cache, or a prefetch awaiting its read. */
     public CleanBlock inMemory(int block, long loc) {
         CleanBlock c = cache.getIfPresent(block);
