@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import org.junit.jupiter.api.BeforeAll;
@@ -82,6 +83,9 @@ class CacheDiskFullVmIT {
                         r.took().toMillis() / 1000.0, Metrics.scrapePlain(port).sum("ublk_cache_journal_stalled"));
                 server.kill9();
             }
+            // the dead server's device stays in the kernel until it is deleted
+            Cmd.Result del = ServerProcess.cli(dir, Duration.ofMinutes(2), Map.of(), "delete", "--stale").ok();
+            assertThat(del.out()).as("delete --stale after the kill").contains("deleted /dev/ublkb");
             try (ServerProcess server = ServerProcess.start(dir.resolve("server-after-crash"), START, args)) {
                 Path dev = server.device(0);
                 CacheFixture.fio(server, dir, FIO, Fio.plus(first.apply(dev), "--verify_only"));

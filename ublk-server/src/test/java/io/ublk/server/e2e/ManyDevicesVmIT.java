@@ -175,10 +175,8 @@ class ManyDevicesVmIT {
         }
     }
 
-    private static List<String> ublkNodes() throws IOException {
-        try (Stream<Path> s = Files.list(Path.of("/dev"))) {
-            return s.map(p -> p.getFileName().toString()).filter(n -> n.matches("ublk[bc]\\d+")).sorted().toList();
-        }
+    private static List<String> ublkNodes() {
+        return NoDevicesLeftBehind.ublkNodes();
     }
 
     private static int freePort() throws IOException {
