@@ -20,9 +20,10 @@ import java.util.function.Consumer;
  */
 public final class AdminApi {
     private final Daemon daemon;
-    private final Runnable reload;
+    private final java.util.function.Supplier<Map<String, Object>> reload;
 
-    public AdminApi(Daemon daemon, Runnable reload) {
+    /** {@code reload} reads the config file again and applies it (daemon.reload, as SIGHUP does). */
+    public AdminApi(Daemon daemon, java.util.function.Supplier<Map<String, Object>> reload) {
         this.daemon = daemon;
         this.reload = reload;
     }
@@ -98,10 +99,7 @@ public final class AdminApi {
                 daemon.requestStop(keep);
                 yield Map.of("stopping", true, "keepDevices", keep);
             }
-            case "daemon.reload" -> {
-                reload.run();
-                yield Map.of("reloaded", true);
-            }
+            case "daemon.reload" -> reload.get();
             default -> throw new IllegalStateException(op);
         };
     }

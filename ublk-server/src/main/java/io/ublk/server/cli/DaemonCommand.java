@@ -10,6 +10,7 @@ import io.ublk.server.admin.PeerPolicy;
 import io.ublk.server.admin.Protocol;
 import io.ublk.server.ctrl.UblkControl;
 import io.ublk.server.daemon.Daemon;
+import io.ublk.server.daemon.DaemonConfig;
 import io.ublk.server.daemon.StateDir;
 import io.ublk.server.device.DeviceSet;
 import io.ublk.server.metrics.MetricsEndpoint;
@@ -72,6 +73,9 @@ final class DaemonCommand implements Callable<Integer> {
     @Option(names = "--admin-threads", defaultValue = "8", description = "Admin requests served at once. Default: ${DEFAULT-VALUE}.")
     int adminThreads;
 
+    @Option(names = "--config", description = "A TOML file of default target options and devices to serve; read again on SIGHUP or daemon reload.")
+    Path configFile;
+
     @Option(names = "--metrics-port", description = "Serve Prometheus metrics at http://127.0.0.1:PORT/metrics (0: any free port).")
     Integer metricsPort;
 
@@ -106,6 +110,9 @@ final class DaemonCommand implements Callable<Integer> {
             }
             Folders.checkUsable("--state-dir", stateDir);
             Folders.checkUsable("--socket's folder", socket.toAbsolutePath().getParent());
+            if (configFile != null) {
+                DaemonConfig.read(configFile); // a file that does not read refuses the start
+            }
             workerConfig = new WorkerConfig((int) slotSize, poolSlots, WorkerConfig.DEFAULT_RING_ENTRIES,
                     WorkerConfig.DEFAULT_MAX_TAGS);
             try {
@@ -132,6 +139,16 @@ final class DaemonCommand implements Callable<Integer> {
                 daemon = d;
                 try {
                     d.start();
+                    if (configFile != null) {
+                        d.apply(DaemonConfig.read(configFile), line -> {});
+                    }
+                    sun.misc.Signal.handle(new sun.misc.Signal("HUP"), sig -> {
+                        try {
+                            reload();
+                        } catch (RuntimeException e) {
+                            LOG.error("reload on SIGHUP: {}", e.getMessage());
+                        }
+                    });
                     try (AdminServer admin = AdminServer.start(socket, adminGroup == null ? PeerPolicy.ROOT_ONLY
                             : new PeerPolicy(adminGroup), new AdminApi(d, this::reload), adminThreads)) {
                         LOG.info("daemon ready: {} device(s); admin socket {}", d.list().size(), admin.socket());
@@ -147,8 +164,20 @@ final class DaemonCommand implements Callable<Integer> {
         return 0;
     }
 
-    private void reload() {
-        LOG.info("reload: no config file to read");
+    /** Reads the config file again and applies it; a file that does not check out changes nothing. */
+    private java.util.Map<String, Object> reload() {
+        if (configFile == null) {
+            LOG.info("reload: the daemon has no --config file");
+            return java.util.Map.of("config", "none");
+        }
+        DaemonConfig next;
+        try {
+            next = DaemonConfig.read(configFile);
+        } catch (IllegalArgumentException e) {
+            throw new io.ublk.server.daemon.DaemonException(io.ublk.server.daemon.DaemonException.Code.BAD_ARGUMENT,
+                    e.getMessage());
+        }
+        return daemon.apply(next, line -> {});
     }
 
     /** Shutdown hook (SIGINT/SIGTERM): stop keeping the devices, and wait for the teardown. */

@@ -68,16 +68,18 @@ public final class Daemon implements AutoCloseable {
         final int id;
         final DeviceSpec spec;
         final long createdMillis;
+        final String source;
         volatile DeviceState state;
         volatile UblkDevice device;
         volatile TargetOpener.Opened opened;
         volatile String reason;
         volatile String how;
 
-        Entry(int id, DeviceSpec spec, long createdMillis, DeviceState state) {
+        Entry(int id, DeviceSpec spec, long createdMillis, String source, DeviceState state) {
             this.id = id;
             this.spec = spec;
             this.createdMillis = createdMillis;
+            this.source = source;
             this.state = state;
         }
 
@@ -90,7 +92,7 @@ public final class Daemon implements AutoCloseable {
         }
 
         DeviceRecord record(DeviceState s) {
-            return new DeviceRecord(DeviceRecord.VERSION, id, spec.recordArgs(), s, createdMillis);
+            return new DeviceRecord(DeviceRecord.VERSION, id, spec.recordArgs(), s, createdMillis, source);
         }
     }
 
@@ -148,13 +150,13 @@ public final class Daemon implements AutoCloseable {
             spec = opener.parse(r.args(), state.root());
         } catch (IllegalArgumentException e) {
             Entry bad = new Entry(r.id(), new DeviceSpec(r.args(), r.args(), "?", null, null, 0, 1, 1), r.createdMillis(),
-                    DeviceState.FAILED);
+                    r.source(), DeviceState.FAILED);
             bad.reason = "its record's options no longer check out: " + e.getMessage();
             entries.put(r.id(), bad);
             p.step("ublk" + r.id() + " FAILED: " + bad.reason, false);
             return;
         }
-        Entry e = new Entry(r.id(), spec, r.createdMillis(), DeviceState.STARTING);
+        Entry e = new Entry(r.id(), spec, r.createdMillis(), r.source(), DeviceState.STARTING);
         if (spec.identity() != null) {
             identities.add(spec.identity());
         }
@@ -178,7 +180,7 @@ public final class Daemon implements AutoCloseable {
                 e.device = set.add(config, e.opened::target);
                 e.how = "created anew (its kernel device was gone)";
                 if (e.device.id() != r.id()) {
-                    Entry moved = new Entry(e.device.id(), spec, r.createdMillis(), DeviceState.STARTING);
+                    Entry moved = new Entry(e.device.id(), spec, r.createdMillis(), r.source(), DeviceState.STARTING);
                     moved.opened = e.opened;
                     moved.device = e.device;
                     moved.how = "created anew as ublk" + moved.id + " (ublk" + r.id() + " was gone)";
@@ -226,9 +228,15 @@ public final class Daemon implements AutoCloseable {
             throw new DaemonException(Code.BAD_ARGUMENT, "count must be in [1, 65536]: " + count);
         }
         List<DeviceSpec> specs = new ArrayList<>();
+        DaemonConfig c = config;
         for (int i = 0; i < count; i++) {
-            specs.add(parse(count == 1 ? args : numbered(args, i), cwd));
+            specs.add(parse(c.withDefaults(count == 1 ? args : numbered(args, i)), cwd));
         }
+        return addAll(specs, DeviceRecord.ADMIN, progress);
+    }
+
+    private List<Entry> addAll(List<DeviceSpec> specs, String source, Consumer<String> progress) {
+        int count = specs.size();
         List<String> reserved = new ArrayList<>();
         try {
             for (DeviceSpec s : specs) {
@@ -249,7 +257,7 @@ public final class Daemon implements AutoCloseable {
         List<RuntimeException> failures = java.util.Collections.synchronizedList(new ArrayList<>());
         runAll(specs, s -> {
             try {
-                Entry e = addOne(s);
+                Entry e = addOne(s, source);
                 added.add(e);
                 p.step(e.path() + " LIVE", true);
             } catch (RuntimeException ex) {
@@ -272,7 +280,73 @@ public final class Daemon implements AutoCloseable {
         return added;
     }
 
-    private Entry addOne(DeviceSpec s) {
+    // ---- the config file
+
+    private volatile DaemonConfig config = DaemonConfig.EMPTY;
+
+    /**
+     * Makes the served devices match the config file: its devices that are not served are added,
+     * devices it added once and no longer names are deleted (unless in use: then kept, and said so).
+     * Every device of the file is checked first; one that does not check out changes nothing.
+     */
+    public synchronized Map<String, Object> apply(DaemonConfig next, Consumer<String> progress) {
+        refuseWhileStopping();
+        List<DeviceSpec> wanted = new ArrayList<>();
+        Set<String> names = new TreeSet<>();
+        for (int i = 0; i < next.devices().size(); i++) {
+            DeviceSpec s = parse(next.withDefaults(next.devices().get(i)), Path.of("/"));
+            if (s.identity() == null) {
+                throw new DaemonException(Code.BAD_ARGUMENT, "config device #" + (i + 1)
+                        + " needs a name: --volume for cache, name for memory and null");
+            }
+            if (!names.add(s.identity())) {
+                throw new DaemonException(Code.DUPLICATE, "config device #" + (i + 1) + " ('" + s.name()
+                        + "') is named twice in the file");
+            }
+            wanted.add(s);
+        }
+        config = next;
+        List<String> kept = new ArrayList<>();
+        int removed = 0;
+        for (Entry e : new ArrayList<>(entries.values())) {
+            if (DeviceRecord.CONFIG.equals(e.source) && !names.contains(e.spec.identity())) {
+                try {
+                    delete(Integer.toString(e.id), false);
+                    removed++;
+                } catch (DaemonException ex) {
+                    kept.add(e.path() + ": " + ex.getMessage());
+                    LOG.warn("config no longer names {}, but it stays: {}", e.path(), ex.getMessage());
+                }
+            }
+        }
+        List<DeviceSpec> toAdd = new ArrayList<>();
+        for (DeviceSpec s : wanted) {
+            if (!identities.contains(s.identity())) {
+                toAdd.add(s);
+            }
+        }
+        int added = 0;
+        String failed = null;
+        if (!toAdd.isEmpty()) {
+            try {
+                added = addAll(toAdd, DeviceRecord.CONFIG, progress).size();
+            } catch (DaemonException ex) {
+                failed = ex.getMessage();
+            }
+        }
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("added", added);
+        m.put("removed", removed);
+        m.put("unchanged", wanted.size() - toAdd.size());
+        m.put("kept", kept);
+        if (failed != null) {
+            m.put("failed", failed);
+        }
+        LOG.info("config applied: {}", m);
+        return m;
+    }
+
+    private Entry addOne(DeviceSpec s, String source) {
         TargetOpener.Opened opened;
         try {
             opened = opener.open(s);
@@ -288,7 +362,7 @@ public final class Daemon implements AutoCloseable {
             opened.release().run();
             throw e;
         }
-        Entry e = new Entry(dev.id(), s, System.currentTimeMillis(), DeviceState.STARTING);
+        Entry e = new Entry(dev.id(), s, System.currentTimeMillis(), source, DeviceState.STARTING);
         e.device = dev;
         e.opened = opened;
         e.how = "added";
@@ -493,6 +567,7 @@ public final class Daemon implements AutoCloseable {
         Entry e = find(ref);
         Map<String, Object> m = summary(e);
         m.put("options", e.spec.recordArgs());
+        m.put("source", e.source);
         m.put("how", e.how);
         m.put("created", java.time.Instant.ofEpochMilli(e.createdMillis).toString());
         UblkDevice d = e.device;

@@ -11,8 +11,14 @@ import java.util.List;
  * @param args the target options ({@link DeviceSpec#args})
  * @param state the state when written: LIVE once served, DELETING while being removed
  * @param createdMillis when the device was first added (wall clock)
+ * @param source who asked for it: {@code admin} (device add) or {@code config} (the config file,
+ *     which also removes it once the file no longer names it)
  */
-public record DeviceRecord(int version, int id, List<String> args, DeviceState state, long createdMillis) {
+public record DeviceRecord(int version, int id, List<String> args, DeviceState state, long createdMillis,
+        String source) {
+    public static final String ADMIN = "admin";
+    public static final String CONFIG = "config";
+
     public static final int VERSION = 1;
 
     public DeviceRecord {
@@ -20,10 +26,6 @@ public record DeviceRecord(int version, int id, List<String> args, DeviceState s
     }
 
     public DeviceRecord withState(DeviceState s) {
-        return new DeviceRecord(version, id, args, s, createdMillis);
-    }
-
-    public DeviceRecord withId(int newId) {
-        return new DeviceRecord(version, newId, args, state, createdMillis);
+        return new DeviceRecord(version, id, args, s, createdMillis, source);
     }
 }

@@ -62,7 +62,7 @@ class AdminServerTest {
         state = StateDir.open(dir.resolve("state"), Protocol.json());
         Daemon daemon = new Daemon(state, null, opener, null, null, 4096, 1);
         socket = dir.resolve("run/admin.sock");
-        server = AdminServer.start(socket, PeerPolicy.ROOT_ONLY, new AdminApi(daemon, () -> {}), 2);
+        server = AdminServer.start(socket, PeerPolicy.ROOT_ONLY, new AdminApi(daemon, java.util.Map::of), 2);
     }
 
     @AfterEach

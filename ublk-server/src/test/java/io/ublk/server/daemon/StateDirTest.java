@@ -18,9 +18,9 @@ class StateDirTest {
     @Test
     void recordsSurviveAReopenAndAreWrittenPrivately() throws Exception {
         DeviceRecord a = new DeviceRecord(DeviceRecord.VERSION, 3, List.of("--target", "memory", "--size", "1GiB"),
-                DeviceState.LIVE, 1234);
+                DeviceState.LIVE, 1234, DeviceRecord.ADMIN);
         DeviceRecord b = new DeviceRecord(DeviceRecord.VERSION, 1, List.of("--target", "null", "--size", "4096"),
-                DeviceState.DELETING, 99);
+                DeviceState.DELETING, 99, DeviceRecord.CONFIG);
         try (StateDir s = StateDir.open(dir.resolve("state"), Protocol.json())) {
             s.save(a);
             s.save(b);
@@ -55,7 +55,7 @@ class StateDirTest {
     @Test
     void anUnreadableRecordIsSetAsideNotServedAndTheRestLoad() throws Exception {
         try (StateDir s = StateDir.open(dir, Protocol.json())) {
-            s.save(new DeviceRecord(DeviceRecord.VERSION, 0, List.of("--size", "4096"), DeviceState.LIVE, 1));
+            s.save(new DeviceRecord(DeviceRecord.VERSION, 0, List.of("--size", "4096"), DeviceState.LIVE, 1, DeviceRecord.ADMIN));
             Files.writeString(dir.resolve("devices/7.json"), "{\"version\":1,\"id\":7,"); // torn by hand
             Files.writeString(dir.resolve("devices/8.json"),
                     "{\"version\":1,\"id\":9,\"args\":[],\"state\":\"LIVE\",\"createdMillis\":0}"); // wrong file
