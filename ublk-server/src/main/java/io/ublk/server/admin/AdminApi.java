@@ -36,7 +36,7 @@ public final class AdminApi {
             "device.show", Set.of("device"),
             "volume.drain", Set.of("device", "dropClean"),
             "daemon.status", Set.of(),
-            "daemon.stop", Set.of("keepDevices"),
+            "daemon.stop", Set.of("keepDevices", "force"),
             "daemon.reload", Set.of());
 
     /** Carries out one request; progress lines go to {@code progress}. */
@@ -96,7 +96,11 @@ public final class AdminApi {
             case "daemon.status" -> daemon.status();
             case "daemon.stop" -> {
                 boolean keep = bool(req, "keepDevices");
-                daemon.requestStop(keep);
+                if (keep) {
+                    daemon.requestStop(true);
+                } else {
+                    daemon.requestStopDeleting(bool(req, "force"));
+                }
                 yield Map.of("stopping", true, "keepDevices", keep);
             }
             case "daemon.reload" -> reload.get();

@@ -206,10 +206,14 @@ final class DaemonCommand implements Callable<Integer> {
         @Option(names = "--keep-devices", description = "Leave the devices in the kernel, their I/O queued, for the next daemon.")
         boolean keepDevices;
 
+        @Option(names = "--force", description = "Delete the devices even while mounted or open.")
+        boolean force;
+
         @Override
         public Integer call() {
             ObjectNode req = client.client().request("daemon.stop");
             req.put("keepDevices", keepDevices);
+            req.put("force", force);
             JsonNode r = client.call(spec, req);
             if (r == null) {
                 return client.failure;

@@ -643,6 +643,29 @@ public final class Daemon implements AutoCloseable {
 
     // ---- stop
 
+    /**
+     * Asks the daemon to stop and delete its devices; refused while one is mounted or open, unless
+     * {@code force}.
+     */
+    public void requestStopDeleting(boolean force) {
+        if (!force) {
+            List<String> busy = new ArrayList<>();
+            for (Entry e : entries.values()) {
+                if (e.device != null) {
+                    List<String> h = Holders.of(e.path());
+                    if (!h.isEmpty()) {
+                        busy.add(e.path() + ": " + String.join("; ", h));
+                    }
+                }
+            }
+            if (!busy.isEmpty()) {
+                throw new DaemonException(Code.BUSY, "devices in use, not deleted: " + String.join(", ", busy)
+                        + " (unmount or close them, stop with --keep-devices, or --force)");
+            }
+        }
+        requestStop(false);
+    }
+
     /** Asks the daemon to stop: keeping its devices in the kernel (a planned restart) or deleting them. */
     public void requestStop(boolean keepDevices) {
         keepDevicesOnStop = keepDevices;

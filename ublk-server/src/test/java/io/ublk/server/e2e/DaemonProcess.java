@@ -179,11 +179,16 @@ final class DaemonProcess implements AutoCloseable {
      * device is deleted. Waits for the exit and asserts exit code 0.
      */
     void stop(boolean keepDevices) {
+        stop(keepDevices, false);
+    }
+
+    void stop(boolean keepDevices, boolean force) {
         if (stopped) {
             return;
         }
         ObjectNode req = request("daemon.stop");
         req.put("keepDevices", keepDevices);
+        req.put("force", force);
         call(req);
         awaitExit();
     }
@@ -233,7 +238,7 @@ final class DaemonProcess implements AutoCloseable {
     public void close() {
         if (process.isAlive()) {
             try {
-                stop(false);
+                stop(false, true);
                 return;
             } catch (RuntimeException | AssertionError e) {
                 System.err.println("[e2e] daemon would not stop cleanly: " + e.getMessage());
