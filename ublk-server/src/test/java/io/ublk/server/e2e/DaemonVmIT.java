@@ -113,6 +113,23 @@ class DaemonVmIT {
                     d.socket().toString(), "c-0").ok();
             assertThat(show.out()).contains("committedGeneration:", "placement:", "dirtyBytes:");
 
+            // a removed device leaves nothing behind in the daemon: fds, threads (its volume's uploader,
+            // syncer, lease), mappings
+            HostStats.Proc before = HostStats.process(d.pid());
+            long mapsBefore = maps(d.pid());
+            List<Path> extra = d.add(4, cache("x", "--size", "32MiB").toArray(String[]::new));
+            HostStats.Proc with = HostStats.process(d.pid());
+            for (Path p : extra) {
+                d.delete(p, false);
+            }
+            HostStats.Proc after = settled(d.pid(), before);
+            System.err.printf("[e2e] daemon before 4 adds: %s, %d maps; with them: %s; after their delete: %s, %d maps%n",
+                    before, mapsBefore, with, after, maps(d.pid()));
+            assertThat(with.threads()).as("the 4 volumes had threads").isGreaterThan(before.threads());
+            assertThat(after.fds()).as("fds after the deletes").isEqualTo(before.fds());
+            assertThat(after.threads()).as("threads after the deletes").isEqualTo(before.threads());
+            assertThat(maps(d.pid())).as("mappings after the deletes").isLessThanOrEqualTo(mapsBefore + 8);
+
             d.stop(false);
         }
         assertThat(NoDevicesLeftBehind.ublkNodes()).as("every device deleted with the daemon").isEmpty();
@@ -180,6 +197,20 @@ class DaemonVmIT {
             assertThat(asNobody.out()).contains("\"code\":\"FORBIDDEN\"").contains("may not use this socket");
             d.stop(false);
         }
+    }
+
+    private static long maps(long pid) throws java.io.IOException {
+        return Files.readAllLines(Path.of("/proc/" + pid + "/maps")).size();
+    }
+
+    /** The process once its fds and threads are back to {@code want}'s, or after 20 s as they are. */
+    private static HostStats.Proc settled(long pid, HostStats.Proc want) throws Exception {
+        HostStats.Proc p = HostStats.process(pid);
+        for (int i = 0; i < 200 && (p.fds() != want.fds() || p.threads() != want.threads()); i++) {
+            Thread.sleep(100);
+            p = HostStats.process(pid);
+        }
+        return p;
     }
 
     private static String rawAnswer(Path socket, String line) throws Exception {
