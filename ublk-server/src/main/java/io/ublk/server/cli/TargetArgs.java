@@ -131,6 +131,9 @@ final class TargetArgs {
     /** The daemon's {@link TargetOpener}: targets over shared store clients. */
     static final class Opener implements TargetOpener, AutoCloseable {
         private final Map<String, SharedStore> stores = new HashMap<>();
+        /** Heap the open volumes' budgets may take; a volume whose budget does not fit is refused. */
+        private final long heapLimit = Runtime.getRuntime().maxMemory() - RunCommand.HEAP_RESERVE;
+        private long heapReserved;
 
         @Override
         public DeviceSpec parse(List<String> args, Path cwd) {
@@ -146,22 +149,37 @@ final class TargetArgs {
                 return new Opened(a.delayed(base), null, null, () -> {});
             }
             String key = a.store.key();
+            var config = a.cache.config(a.cache.volume, a.size == null ? 0 : a.size);
+            long heap = io.ublk.blockcache.cache.HeapBudget.of(config, a.size == null ? 0 : a.size);
             SharedStore shared;
             synchronized (this) {
+                if (heapReserved + heap > heapLimit) {
+                    long mib = 1 << 20;
+                    throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, "volume '%s' needs %d MiB "
+                            + "of heap for its budgets (--clean-cache, twice --dirty-memory, --segment-size, fixed) "
+                            + "but the daemon's volumes hold %d of %d MiB: lower those options or raise the heap "
+                            + "(UBLK_JAVA_OPTS=-Xmx...)", a.cache.volume, heap / mib, heapReserved / mib, heapLimit / mib));
+                }
+                heapReserved += heap;
                 shared = stores.computeIfAbsent(key, k -> new SharedStore(k, a.store.open()));
                 shared.users++;
             }
             try {
-                CacheTarget t = CacheTarget.open(a.cache.config(a.cache.volume, a.size == null ? 0 : a.size),
-                        shared.store, a.cache.openOptions());
-                return new Opened(a.delayed(t), t, a.cache.volume, () -> release(shared));
+                CacheTarget t = CacheTarget.open(config, shared.store, a.cache.openOptions());
+                java.util.concurrent.atomic.AtomicBoolean released = new java.util.concurrent.atomic.AtomicBoolean();
+                return new Opened(a.delayed(t), t, a.cache.volume, () -> {
+                    if (released.compareAndSet(false, true)) {
+                        release(shared, heap);
+                    }
+                });
             } catch (RuntimeException e) {
-                release(shared);
+                release(shared, heap);
                 throw e;
             }
         }
 
-        private synchronized void release(SharedStore s) {
+        private synchronized void release(SharedStore s, long heap) {
+            heapReserved -= heap;
             if (--s.users == 0) {
                 stores.remove(s.key);
                 s.store.close();
