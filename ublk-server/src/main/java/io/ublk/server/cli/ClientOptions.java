@@ -29,12 +29,28 @@ final class ClientOptions {
     /** Sends {@code req}; progress lines go to stderr. Returns the result, or null after printing the error. */
     JsonNode call(CommandSpec spec, ObjectNode req) {
         PrintWriter err = spec.commandLine().getErr();
+        // on a terminal each progress line replaces the last; otherwise one line per step
+        boolean tty = System.console() != null && System.console().isTerminal();
+        boolean[] open = {false};
         try {
-            return client().call(req, line -> {
-                err.println(line);
+            JsonNode r = client().call(req, line -> {
+                if (tty) {
+                    err.print("\r\033[K" + line);
+                    open[0] = true;
+                } else {
+                    err.println(line);
+                }
                 err.flush();
             });
+            if (open[0]) {
+                err.println();
+                err.flush();
+            }
+            return r;
         } catch (DaemonException e) {
+            if (open[0]) {
+                err.println();
+            }
             err.println("ublk-server: " + e.code() + ": " + e.getMessage());
             err.flush();
             failure = e.code().isRefusal() ? 2 : 1;
