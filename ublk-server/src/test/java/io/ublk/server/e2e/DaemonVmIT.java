@@ -110,7 +110,7 @@ class DaemonVmIT {
             JsonNode fromCli = io.ublk.server.admin.Protocol.json().readTree(cli.out());
             assertThat(fromCli).hasSize(10).allMatch(n -> n.has("id") && n.has("path") && n.has("state"));
             Cmd.Result show = ServerProcess.cli(dir, Duration.ofMinutes(2), Map.of(), "device", "show", "--socket",
-                    d.socket().toString(), "c-0").ok();
+                    d.socket().toString(), cached.get(0).toString()).ok();
             assertThat(show.out()).contains("committedGeneration:", "placement:", "dirtyBytes:");
 
             // a removed device leaves nothing behind in the daemon: fds, threads (its volume's uploader,
