@@ -186,7 +186,8 @@ public final class UblkControl implements AutoCloseable {
                 if (e.errno() != Errno.EBUSY) {
                     throw e.errno() == Errno.EINVAL
                             ? new NativeException("ublk START_USER_RECOVERY", e.errno(), "device " + devId
-                                    + ": not created with USER_RECOVERY, or no server ever started it")
+                                    + ": not created with USER_RECOVERY, or no queue of it is ready (never started,"
+                                    + " or an earlier recovery attempt stopped before a whole queue was fetched)")
                             : e;
                 }
                 if (System.nanoTime() - until >= 0) {
