@@ -21,6 +21,17 @@ public record DeviceInfo(int nrHwQueues, int queueDepth, int state, int maxIoBuf
         return new DeviceInfo(nrHwQueues, queueDepth, 0, maxIoBufBytes, devId, 0, flags, 0, 0, 0);
     }
 
+    /** {@code UBLK_S_DEV_*} by name: DEAD, LIVE, QUIESCED, FAIL_IO (6.13+), or the number. */
+    public static String stateName(int state) {
+        return switch (state) {
+            case 0 -> "DEAD";
+            case 1 -> "LIVE";
+            case 2 -> "QUIESCED";
+            case 3 -> "FAIL_IO";
+            default -> "state " + state;
+        };
+    }
+
     void writeTo(MemorySegment s) {
         s.fill((byte) 0);
         UblksrvCtrlDevInfo.NR_HW_QUEUES.set(s, (short) nrHwQueues);

@@ -1,5 +1,6 @@
 package io.ublk.server.ctrl;
 
+import io.ublk.headers.Errno;
 import io.ublk.headers.IoUringSetup;
 import io.ublk.headers.IoUringSqe;
 import io.ublk.headers.Libc;
@@ -150,6 +151,87 @@ public final class UblkControl implements AutoCloseable {
     /** STOP_DEV: removes the block device; in-flight fetches complete with -ENODEV. */
     public synchronized void stopDevice(int devId) {
         run(UblkCtrlCmd.STOP_DEV, "STOP_DEV", devId, null, 0, null, false);
+    }
+
+    /**
+     * START_USER_RECOVERY with the control's deadline as the retry window; see
+     * {@link #startUserRecovery(int, Duration)}.
+     */
+    public void startUserRecovery(int devId) {
+        startUserRecovery(devId, deadline);
+    }
+
+    /**
+     * START_USER_RECOVERY: the kernel forgets the dead server of a device created with
+     * USER_RECOVERY (its queues are reset for new FETCHes, its I/O stays queued). The kernel answers
+     * EBUSY until it has quiesced the old server's queues and the old server's char device is fully
+     * released (fd closed, descriptors unmapped, its io_uring gone), so EBUSY is retried with short
+     * sleeps until {@code retryFor} has passed. Any other errno fails at once. Each attempt has the
+     * control's own deadline. Not synchronized as a whole: other commands on this channel may run
+     * between the attempts.
+     *
+     * @throws NativeException naming the errno (EBUSY after the retry window, with the device's
+     *     state and server pid as the kernel reports them then)
+     */
+    public void startUserRecovery(int devId, Duration retryFor) {
+        long until = System.nanoTime() + retryFor.toNanos();
+        long sleepMs = 5;
+        int attempts = 0;
+        while (true) {
+            attempts++;
+            try {
+                runOnce(UblkCtrlCmd.START_USER_RECOVERY, "START_USER_RECOVERY", devId, 0);
+                return;
+            } catch (NativeException e) {
+                if (e.errno() != Errno.EBUSY) {
+                    throw e.errno() == Errno.EINVAL
+                            ? new NativeException("ublk START_USER_RECOVERY", e.errno(), "device " + devId
+                                    + ": not created with USER_RECOVERY, or no queue of it is ready (never started,"
+                                    + " or an earlier recovery attempt stopped before a whole queue was fetched)")
+                            : e;
+                }
+                if (System.nanoTime() - until >= 0) {
+                    throw new NativeException("ublk START_USER_RECOVERY", Errno.EBUSY, "device " + devId
+                            + " still busy after " + attempts + " attempts in " + retryFor.toMillis() + " ms: "
+                            + busyReason(devId));
+                }
+            }
+            try {
+                Thread.sleep(sleepMs);
+            } catch (InterruptedException ie) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted retrying START_USER_RECOVERY for device " + devId, ie);
+            }
+            sleepMs = Math.min(100, sleepMs * 2);
+        }
+    }
+
+    /** What the kernel says about a device START_USER_RECOVERY keeps refusing (for the message). */
+    private String busyReason(int devId) {
+        try {
+            DeviceInfo info = deviceInfo(devId);
+            String pid = info.ublksrvPid() > 0 && Files.exists(Path.of("/proc/" + info.ublksrvPid()))
+                    ? "its server pid " + info.ublksrvPid() + " still exists"
+                    : "server pid " + info.ublksrvPid() + " is gone";
+            return "state " + DeviceInfo.stateName(info.state()) + ", " + pid
+                    + " (the kernel waits until the old server's queues are quiesced and /dev/ublkc" + devId
+                    + " is released by every process)";
+        } catch (RuntimeException e) {
+            return "GET_DEV_INFO failed too: " + e.getMessage();
+        }
+    }
+
+    /**
+     * END_USER_RECOVERY: the device is served again by {@code serverPid}; the kernel unquiesces it
+     * and re-sends the queued requests. Waits (in the kernel) until every tag of every queue was
+     * fetched, so call it from a thread that is not a queue worker, after the FETCHes.
+     */
+    public synchronized void endUserRecovery(int devId, int serverPid) {
+        run(UblkCtrlCmd.END_USER_RECOVERY, "END_USER_RECOVERY", devId, null, serverPid, null, false);
+    }
+
+    private synchronized void runOnce(int cmdOp, String name, int devId, long data0) {
+        run(cmdOp, name, devId, null, data0, null, false);
     }
 
     /** DEL_DEV: removes {@code /dev/ublkcN}; the kernel waits until its fds and mmaps are released. */

@@ -1,10 +1,13 @@
 package io.ublk.server.device;
 
 import io.ublk.blockcache.BlockTarget;
+import io.ublk.headers.UblkDevState;
+import io.ublk.server.ctrl.DeviceInfo;
 import io.ublk.server.ctrl.FeatureNames;
 import io.ublk.server.ctrl.UblkControl;
 import io.ublk.server.ctrl.UblkUnavailableException;
 import io.ublk.server.sys.Limits;
+import io.ublk.server.worker.Worker;
 import io.ublk.server.worker.WorkerConfig;
 import io.ublk.server.worker.WorkerPool;
 import java.time.Duration;
@@ -40,6 +43,7 @@ public final class DeviceSet implements AutoCloseable {
     private final Duration deadline;
     private final long features;
     private final List<UblkDevice> devices = new ArrayList<>();
+    private boolean closed;
 
     private DeviceSet(List<UblkControl> channels, WorkerPool workers, Duration deadline, long features) {
         this.channels = channels;
@@ -133,6 +137,61 @@ public final class DeviceSet implements AutoCloseable {
         });
     }
 
+    /**
+     * Takes over device {@code devId}, which a dead or departed server left in the kernel
+     * (USER_RECOVERY: QUIESCED, its I/O queued), over the target the supplier makes; see
+     * {@link UblkDevice#recover}. The LIVE device joins this set like one {@link #add} made: the
+     * set's close stops and deletes it. On failure the target is closed and the device is not
+     * deleted.
+     *
+     * @throws UblkDevice.RecoveryRefusedException when it does not match {@code config} or cannot be
+     *     recovered; the device is untouched then
+     */
+    public UblkDevice recover(int devId, DeviceConfig config, Supplier<BlockTarget> target) {
+        for (UblkDevice d : devices()) {
+            if (d.id() == devId) {
+                throw new UblkDevice.RecoveryRefusedException("refusing to recover ublk" + devId
+                        + ": this process serves it already");
+            }
+        }
+        UblkControl control = take();
+        try {
+            BlockTarget t = target.get();
+            UblkDevice dev = UblkDevice.recover(control, workers, devId, config, t, deadline);
+            synchronized (devices) {
+                devices.add(dev);
+            }
+            return dev;
+        } finally {
+            idle.add(control);
+        }
+    }
+
+    /**
+     * Recovers every device of {@code devIds}, as many at once as there are control channels,
+     * handing each to {@code recovered} (from the recovering thread) as soon as it is LIVE. Unlike
+     * {@link #addAll}, a failure does not stop the others: every id is tried, and the failures are
+     * returned by device id (empty when every device was recovered), for the caller to report.
+     *
+     * @param config the configuration device {@code id} must match, by device id
+     * @param target the target device {@code id} is served over, by device id (made only once its
+     *     recovery starts)
+     */
+    public java.util.Map<Integer, RuntimeException> recoverAll(List<Integer> devIds, IntFunction<DeviceConfig> config,
+            IntFunction<BlockTarget> target, Consumer<UblkDevice> recovered) {
+        java.util.Map<Integer, RuntimeException> failed = new java.util.concurrent.ConcurrentSkipListMap<>();
+        runParallel(devIds.size(), i -> {
+            int id = devIds.get(i);
+            try {
+                recovered.accept(recover(id, config.apply(id), () -> target.apply(id)));
+            } catch (RuntimeException e) {
+                LOG.error("ublk{}: recovery failed: {}", id, e.getMessage());
+                failed.put(id, e);
+            }
+        });
+        return failed;
+    }
+
     private UblkControl take() {
         try {
             return idle.take();
@@ -162,9 +221,95 @@ public final class DeviceSet implements AutoCloseable {
         }
     }
 
+    /**
+     * The planned-restart exit: stops serving every device WITHOUT STOP_DEV or DEL_DEV, so that the
+     * devices stay in the kernel, QUIESCED with their I/O queued, for the next server's
+     * {@link #recover}. First every worker leaves ({@link WorkerPool#leave}): it stops taking
+     * requests, lets those at targets answer (commits them) for at most the set's deadline, then
+     * closes its ring, which is what makes the kernel quiesce the devices (the requests it still
+     * holds, and with REISSUE those in flight, are re-sent to the next server); then each device
+     * unmaps its descriptors, closes its char device fd and closes (flushes) its target
+     * ({@link UblkDevice#leave}); last the control channels close. Waits, within the deadline, until
+     * the kernel reports each device QUIESCED (it does so asynchronously, in its quiesce work), and
+     * logs any that is not.
+     *
+     * <p>On 6.12 this is the only way to leave: the kernel lets go of a device only when the
+     * io_uring holding its FETCH commands goes away, and every worker serves queues of many
+     * devices. It works in a live process (this set's workers end, the process may go on, and
+     * even recover the devices with a new set). Afterwards the set is closed; {@link #close} does
+     * nothing.
+     *
+     * @return the ids of the devices left in the kernel
+     */
+    public List<Integer> closeLeavingDevices() {
+        synchronized (this) {
+            if (closed) {
+                return List.of();
+            }
+            closed = true;
+        }
+        List<UblkDevice> all = devices();
+        List<Worker> stuck = workers.leave(deadline);
+        List<Integer> left = new ArrayList<>();
+        for (UblkDevice dev : all) {
+            try {
+                dev.leave();
+                left.add(dev.id());
+            } catch (RuntimeException e) {
+                LOG.error("ublk{}: {}", dev.id(), e.getMessage());
+            }
+        }
+        synchronized (devices) {
+            devices.clear();
+        }
+        awaitQuiesced(left);
+        workers.close();
+        channels.forEach(UblkControl::close);
+        LOG.info("left {} device(s) in the kernel for the next server{}", left.size(),
+                stuck.isEmpty() ? "" : "; " + stuck.size() + " worker(s) did not exit, their devices quiesce when they do");
+        return left;
+    }
+
+    /** Waits (within the deadline) until the kernel reports each device QUIESCED; logs the ones that are not. */
+    private void awaitQuiesced(List<Integer> ids) {
+        UblkControl control = channels.get(0);
+        long until = System.nanoTime() + deadline.toNanos();
+        for (int id : ids) {
+            while (true) {
+                int state;
+                try {
+                    state = control.deviceInfo(id).state();
+                } catch (RuntimeException e) {
+                    LOG.warn("ublk{}: GET_DEV_INFO after leaving failed: {}", id, e.getMessage());
+                    break;
+                }
+                if (state == UblkDevState.QUIESCED) {
+                    break;
+                }
+                if (System.nanoTime() - until >= 0) {
+                    LOG.warn("ublk{} is still {} {} ms after its workers left (the kernel quiesces it asynchronously)",
+                            id, DeviceInfo.stateName(state), deadline.toMillis());
+                    break;
+                }
+                try {
+                    Thread.sleep(10);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+        }
+    }
+
     /** Deletes every device (several at once), stops the workers, closes the control channels. */
     @Override
     public void close() {
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+        }
         List<UblkDevice> all = devices();
         RuntimeException failure = null;
         try {

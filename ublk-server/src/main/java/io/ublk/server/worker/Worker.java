@@ -71,6 +71,13 @@ public final class Worker implements Completion, SlotWaiter {
     private static final byte WAIT_SLOT = 3;
     private static final byte TARGET = 4;
     private static final byte DEAD = 5;
+    /**
+     * Handed to us while the worker leaves: never served, never committed. The kernel takes it back
+     * when the ring closes (USER_RECOVERY_REISSUE: it is re-sent to the next server).
+     */
+    private static final byte HELD = 6;
+    /** While leaving, the loop looks at the clock at least this often. */
+    private static final long LEAVE_POLL_NANOS = 10_000_000L;
 
     /** One eventfd increment, shared read-only by every waking thread. */
     private static final MemorySegment ONE = oneSegment();
@@ -92,6 +99,13 @@ public final class Worker implements Completion, SlotWaiter {
     private final CompletableFuture<Void> started = new CompletableFuture<>();
     private final int eventFd;
     private volatile boolean stopRequested;
+    /** {@link #leave}: stop serving, drain the targets, close the ring with the commands in it. */
+    private volatile boolean leaving;
+    private volatile long leaveDrainNanos;
+    /** Completes when the ring is closed after a leave: true when no request was left at a target. */
+    private final CompletableFuture<Boolean> left = new CompletableFuture<>();
+    /** Set before the eventfd is closed; wake() stops writing to it from then on. */
+    private volatile boolean exited;
     /** Tags placed on this worker (placement load): added at placement, removed at release. */
     private final AtomicInteger load = new AtomicInteger();
 
@@ -203,6 +217,12 @@ public final class Worker implements Completion, SlotWaiter {
      */
     public void attach(int devId, int qid, int depth, int cdevFd, io.ublk.server.io.QueueDescriptors descriptors,
             BlockTarget target, CompletableFuture<Void> fetched, CompletableFuture<Void> finished) {
+        if (leaving) {
+            load.addAndGet(-depth);
+            fetched.completeExceptionally(new IllegalStateException("worker " + index
+                    + " left its queues to the next server; it attaches no more"));
+            return;
+        }
         // the target view this worker serves through (the cache binds it to the worker's journal lane)
         post(new WorkerMessage.Attach(new ServedQueue(devId, qid, depth, cdevFd, descriptors, target.lane(index), fetched,
                 finished)));
@@ -218,6 +238,35 @@ public final class Worker implements Completion, SlotWaiter {
         CompletableFuture<Void> done = new CompletableFuture<>();
         post(new WorkerMessage.Detach(devId, qid, done));
         return done;
+    }
+
+    /**
+     * Leaves every queue on this worker to the kernel for a later server (USER_RECOVERY), without
+     * STOP_DEV: the worker stops serving new requests (they stay uncommitted, {@code HELD}), lets the
+     * requests already at a target answer and commits them, for at most {@code drain}; then closes
+     * its ring with every FETCH and held request still in it and exits. Closing the ring is what
+     * makes the kernel let go: io_uring cancels the cancelable ublk commands
+     * ({@code ublk_uring_cmd_cancel_fn}), which aborts the queue (held requests are requeued) and
+     * schedules the quiesce work; the device turns QUIESCED with its I/O queued. On 6.12 nothing
+     * else does, short of STOP_DEV: closing the char device fd does not ({@code ublk_ch_release}
+     * only clears the open bit), and the ring holds a file reference until it is closed anyway.
+     *
+     * <p>The future completes once the ring is closed: true when every target answered; false when
+     * some had not within {@code drain} (their late answers are then never delivered, and the bounce
+     * pool and eventfd are leaked, not unmapped, since a target may still write into a slot). The
+     * thread exits right after; join it before a START_USER_RECOVERY of its devices (the kernel
+     * expects the old queue owner to be an exiting task).
+     */
+    public CompletableFuture<Boolean> leave(java.time.Duration drain) {
+        leaveDrainNanos = Math.max(0, drain.toNanos());
+        leaving = true;
+        wake();
+        return left;
+    }
+
+    /** True once this worker left ({@link #leave}) and its thread has exited. */
+    public boolean hasLeft() {
+        return left.isDone() && !thread.isAlive();
     }
 
     /** Asks the worker to exit once no queue is attached; returns at once. */
@@ -246,6 +295,9 @@ public final class Worker implements Completion, SlotWaiter {
     }
 
     private void wake() {
+        if (exited) {
+            return; // the worker is gone and its eventfd closed
+        }
         Libc.write(eventFd, ONE, 8);
     }
 
@@ -319,6 +371,27 @@ public final class Worker implements Completion, SlotWaiter {
         }
     }
 
+    /** Requests a target still holds: an answer (and, for a READ, writes into a slot) may come. */
+    private int atTargets() {
+        int n = 0;
+        for (int id = 0, end = usedIds.length(); id < end; id++) {
+            if (state[id] == PREPARE || state[id] == TARGET) {
+                n++;
+            }
+        }
+        return n;
+    }
+
+    private int held() {
+        int n = 0;
+        for (int id = 0, end = usedIds.length(); id < end; id++) {
+            if (state[id] == HELD) {
+                n++;
+            }
+        }
+        return n;
+    }
+
     private static IoUring createRing(int entries) {
         int base = IoUringSetup.SINGLE_ISSUER | IoUringSetup.COOP_TASKRUN;
         try {
@@ -332,7 +405,21 @@ public final class Worker implements Completion, SlotWaiter {
     }
 
     private void loop() {
-        while (!(stopRequested && queuesAttached == 0)) {
+        long leaveBy = 0;
+        while (true) {
+            if (leaving) {
+                long now = System.nanoTime();
+                if (leaveBy == 0) {
+                    leaveBy = now + leaveDrainNanos;
+                    LOG.info("worker {} leaving its {} queue(s) to the next server: draining {} request(s) at targets",
+                            index, queuesAttached, atTargets());
+                }
+                if (atTargets() == 0 || now - leaveBy >= 0) {
+                    break;
+                }
+            } else if (stopRequested && queuesAttached == 0) {
+                break;
+            }
             processInbox();
             answers.drain(onAnswer, Integer.MAX_VALUE);
             serveHandoffs();
@@ -345,7 +432,11 @@ public final class Worker implements Completion, SlotWaiter {
             // store into `answers` before its load of `sleeping`; one of the two sides sees the other.
             VarHandle.fullFence();
             if (inbox.isEmpty() && answers.isEmpty() && handoffHead == handoffTail && !stopRequested) {
-                ring.submitAndWait(1);
+                if (leaving) {
+                    ring.submitAndWait(1, LEAVE_POLL_NANOS);
+                } else {
+                    ring.submitAndWait(1);
+                }
             } else {
                 ring.poll();
             }
@@ -354,13 +445,30 @@ public final class Worker implements Completion, SlotWaiter {
     }
 
     private void closeResources() {
+        int stillAtTargets = leaving && ring != null ? atTargets() : 0;
+        int heldForNext = leaving && ring != null ? held() : 0;
         if (ring != null) {
-            ring.close();
+            ring.close(); // the kernel cancels every command in it (after a leave: the devices quiesce)
         }
-        if (pool != null) {
-            pool.close();
+        if (stillAtTargets == 0) {
+            if (pool != null) {
+                pool.close();
+            }
+            exited = true;
+            Libc.close(eventFd);
+        } else {
+            LOG.error("worker {} left with {} request(s) still at targets after the drain: its bounce pool ({} bytes)"
+                    + " and eventfd stay mapped and open (leaked) since a target may still write into a slot; those"
+                    + " requests are re-sent to the next server", index, stillAtTargets,
+                    (long) config.poolSlots() * config.slotSize());
         }
-        Libc.close(eventFd);
+        if (leaving) {
+            LOG.info("worker {} closed its ring: {} request(s) held uncommitted for the next server", index,
+                    heldForNext);
+            left.complete(stillAtTargets == 0);
+        } else {
+            left.completeExceptionally(new IllegalStateException("worker " + index + " stopped without leaving"));
+        }
     }
 
     private void armWake() {
@@ -383,7 +491,11 @@ public final class Worker implements Completion, SlotWaiter {
     private void processInbox() {
         WorkerMessage m;
         while ((m = inbox.poll()) != null) {
-            if (m instanceof WorkerMessage.Attach a) {
+            if (m instanceof WorkerMessage.Attach a && leaving) {
+                load.addAndGet(-a.queue().depth);
+                a.queue().fetched.completeExceptionally(new IllegalStateException("worker " + index
+                        + " is leaving its queues to the next server; it attaches no more"));
+            } else if (m instanceof WorkerMessage.Attach a) {
                 attachQueue(a.queue());
             } else if (m instanceof WorkerMessage.Detach d) {
                 detachQueue(d);
@@ -467,7 +579,9 @@ public final class Worker implements Completion, SlotWaiter {
             LOG.error("{} request {}: io command completion ({}) in state {} ignored", q, id, res, state[id]);
             return;
         }
-        if (res == UblkIoOp.RES_OK && !q.detached) {
+        if (res == UblkIoOp.RES_OK && !q.detached && leaving) {
+            state[id] = HELD; // not ours to serve any more: the kernel re-sends it to the next server
+        } else if (res == UblkIoOp.RES_OK && !q.detached) {
             requests++;
             dispatch(q, id);
         } else {
@@ -589,6 +703,9 @@ public final class Worker implements Completion, SlotWaiter {
             if (q.detached) {
                 pool.release(handoffSlots[i]); // may hand it on to the next waiter: this loop serves that too
                 retire(q, id);
+            } else if (leaving) {
+                pool.release(handoffSlots[i]); // it has not reached the target's data path: hold it
+                state[id] = HELD;
             } else {
                 withSlot(q, id, handoffSlots[i]);
             }
@@ -688,6 +805,8 @@ public final class Worker implements Completion, SlotWaiter {
         if (st == PREPARE) {
             if (r < 0) {
                 commit(q, id, r);
+            } else if (leaving) {
+                state[id] = HELD; // prefetched or admitted, but not started: the next server does it
             } else {
                 acquireSlot(q, id);
             }

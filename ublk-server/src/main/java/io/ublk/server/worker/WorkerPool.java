@@ -77,6 +77,48 @@ public final class WorkerPool implements AutoCloseable {
         return w;
     }
 
+    /** Gives back a placement that never became an attach (the queue was not handed to {@code w}). */
+    public void unplace(Worker w, int depth) {
+        w.addLoad(-depth);
+    }
+
+    /**
+     * Leaves every queue of every worker to the kernel for a later server ({@link Worker#leave}):
+     * each worker drains the requests at its targets for at most {@code drain}, closes its ring
+     * (the kernel then quiesces the devices, their I/O queued) and exits. Waits for the threads to
+     * exit, a bounded time. After this the pool serves nothing; {@link #close} has nothing left to do.
+     *
+     * @return the workers that did not exit in time (their rings, and the devices on them, stay
+     *     until they do or the process exits); empty when all left
+     */
+    public List<Worker> leave(java.time.Duration drain) {
+        List<CompletableFuture<Boolean>> leaving = new ArrayList<>();
+        for (Worker w : workers) {
+            leaving.add(w.leave(drain));
+        }
+        long until = System.nanoTime() + drain.toNanos() + TimeUnit.SECONDS.toNanos(10);
+        List<Worker> stuck = new ArrayList<>();
+        for (int i = 0; i < workers.size(); i++) {
+            Worker w = workers.get(i);
+            try {
+                long left = Math.max(0, until - System.nanoTime());
+                leaving.get(i).get(left, TimeUnit.NANOSECONDS);
+                w.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(Math.max(0, until - System.nanoTime()))));
+            } catch (java.util.concurrent.TimeoutException | java.util.concurrent.ExecutionException e) {
+                // judged below by whether the thread is gone
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+            if (!w.hasLeft()) {
+                LOG.error("worker {} did not leave within {} ms: its ring stays open, so its devices do not quiesce"
+                        + " until it exits", w.index(), drain.toMillis() + 10_000);
+                stuck.add(w);
+            }
+        }
+        return stuck;
+    }
+
     /** Stops every worker once its queues are released; waits a bounded time. */
     @Override
     public void close() {
