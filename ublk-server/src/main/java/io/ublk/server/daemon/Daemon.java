@@ -161,6 +161,7 @@ public final class Daemon implements AutoCloseable {
             identities.add(spec.identity());
         }
         entries.put(r.id(), e);
+        boolean handedOver = false; // from then on the device set closes the target on failure
         try {
             e.opened = opener.open(spec);
             DeviceConfig config = new DeviceConfig(e.opened.target().size(), spec.queues(), spec.depth(), slotSize);
@@ -171,19 +172,31 @@ public final class Daemon implements AutoCloseable {
                         + info.ublksrvPid() + ": not ours to take");
             }
             if (info != null && info.state() != UblkDevState.DEAD) {
+                handedOver = true;
                 e.device = set.recover(r.id(), config, e.opened::target);
                 e.how = "recovered";
             } else {
                 if (info != null) {
                     deleteKernelDevice(r.id()); // stopped, not deleted: make it anew
                 }
-                e.device = set.add(config, e.opened::target);
+                handedOver = true;
+                UblkDevice dev;
+                try {
+                    dev = set.add(config, e.opened::target, r.id()); // the same /dev/ublkbN if it is free
+                } catch (NativeException taken) {
+                    // the id went to another device meanwhile: any id, and the record follows (the
+                    // failed add closed the target)
+                    e.opened.release().run();
+                    e.opened = opener.open(spec);
+                    dev = set.add(config, e.opened::target);
+                }
+                e.device = dev;
                 e.how = "created anew (its kernel device was gone)";
-                if (e.device.id() != r.id()) {
-                    Entry moved = new Entry(e.device.id(), spec, r.createdMillis(), r.source(), DeviceState.STARTING);
+                if (dev.id() != r.id()) {
+                    Entry moved = new Entry(dev.id(), spec, r.createdMillis(), r.source(), DeviceState.STARTING);
                     moved.opened = e.opened;
-                    moved.device = e.device;
-                    moved.how = "created anew as ublk" + moved.id + " (ublk" + r.id() + " was gone)";
+                    moved.device = dev;
+                    moved.how = "created anew as ublk" + moved.id + " (ublk" + r.id() + " was gone, its id taken)";
                     entries.remove(r.id());
                     state.save(moved.record(DeviceState.LIVE));
                     state.delete(r.id());
@@ -197,7 +210,12 @@ public final class Daemon implements AutoCloseable {
             e.state = DeviceState.FAILED;
             e.reason = ex.getMessage();
             if (e.opened != null && e.device == null) {
-                closeQuietly(e);
+                if (!handedOver) {
+                    closeQuietly(e);
+                } else {
+                    e.opened.release().run();
+                    e.opened = null;
+                }
             }
             p.step("ublk" + r.id() + " FAILED: " + ex.getMessage(), false);
         }

@@ -97,10 +97,15 @@ public final class DeviceSet implements AutoCloseable {
 
     /** Creates and starts one device over the target the supplier makes. */
     public UblkDevice add(DeviceConfig config, Supplier<BlockTarget> target) {
+        return add(config, target, io.ublk.server.ctrl.DeviceInfo.ANY_ID);
+    }
+
+    /** {@link #add(DeviceConfig, Supplier)} as device {@code wantedId} (or any id with {@code ANY_ID}). */
+    public UblkDevice add(DeviceConfig config, Supplier<BlockTarget> target, int wantedId) {
         UblkControl control = take();
         BlockTarget t = target.get();
         try {
-            UblkDevice dev = UblkDevice.create(control, workers, config, t, deadline);
+            UblkDevice dev = UblkDevice.create(control, workers, config, t, deadline, wantedId);
             synchronized (devices) {
                 devices.add(dev);
             }
@@ -378,16 +383,6 @@ public final class DeviceSet implements AutoCloseable {
         } finally {
             pool.shutdown();
         }
-    }
-
-    /** PLACEHOLDER until h/recovery lands: recovers a QUIESCED kernel device. */
-    public UblkDevice recover(int devId, DeviceConfig config, Supplier<BlockTarget> target) {
-        throw new UnsupportedOperationException("recovery is not built yet");
-    }
-
-    /** PLACEHOLDER until h/recovery lands: stops serving, leaving the devices in the kernel. */
-    public void closeLeavingDevices() {
-        close();
     }
 
     @FunctionalInterface

@@ -103,8 +103,18 @@ public final class UblkDevice implements AutoCloseable {
      */
     public static UblkDevice create(UblkControl control, WorkerPool workers, DeviceConfig config, BlockTarget target,
             Duration deadline) {
+        return create(control, workers, config, target, deadline, DeviceInfo.ANY_ID);
+    }
+
+    /**
+     * {@link #create(UblkControl, WorkerPool, DeviceConfig, BlockTarget, Duration)} as device
+     * {@code wantedId} (so a device made anew keeps its {@code /dev/ublkbN}), or any free id with
+     * {@link DeviceInfo#ANY_ID}; ADD_DEV fails with EEXIST when the id is taken.
+     */
+    public static UblkDevice create(UblkControl control, WorkerPool workers, DeviceConfig config, BlockTarget target,
+            Duration deadline, int wantedId) {
         checkShape(workers, config, target);
-        DeviceInfo info = control.addDevice(DeviceInfo.request(DeviceInfo.ANY_ID, config.queues(), config.depth(),
+        DeviceInfo info = control.addDevice(DeviceInfo.request(wantedId, config.queues(), config.depth(),
                 config.slotSize(), DEVICE_FLAGS));
         UblkDevice dev = new UblkDevice(control, workers, info.devId(), config, target, deadline);
         try {
