@@ -155,8 +155,8 @@ class DaemonRecoveryVmIT {
             unmountAndFsck(f);
             d.stop(false);
         } finally {
+            unmountLeftovers(); // first: a mounted device cannot be deleted
             d.close();
-            unmountLeftovers();
         }
     }
 
@@ -190,8 +190,8 @@ class DaemonRecoveryVmIT {
             unmountAndFsck(f);
             d.stop(false);
         } finally {
+            unmountLeftovers(); // first: a mounted device cannot be deleted
             d.close();
-            unmountLeftovers();
         }
     }
 
@@ -222,8 +222,8 @@ class DaemonRecoveryVmIT {
                     + "after the new daemon's start (JVM start included)%n", SCALE, addS, recoverS);
             d.stop(false);
         } finally {
+            unmountLeftovers(); // first: a mounted device cannot be deleted
             d.close();
-            unmountLeftovers();
         }
     }
 }
