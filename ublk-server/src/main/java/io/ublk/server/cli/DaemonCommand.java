@@ -154,6 +154,9 @@ final class DaemonCommand implements Callable<Integer> {
                         LOG.info("daemon ready: {} device(s); admin socket {}", d.list().size(), admin.socket());
                         d.awaitStop();
                     }
+                    if (d.keepsDevicesOnStop()) {
+                        exitLeavingDevices(d);
+                    }
                 } finally {
                     d.close();
                 }
@@ -162,6 +165,21 @@ final class DaemonCommand implements Callable<Integer> {
             tornDown.countDown();
         }
         return 0;
+    }
+
+    /**
+     * The planned restart: the process ends at once, as a crash would, and the kernel keeps every
+     * device (USER_RECOVERY), its I/O queued and with REISSUE the requests in flight sent again to
+     * the next daemon. Nothing acknowledged is lost: a cache volume's acknowledged writes are in its
+     * journal files (the page cache outlives the process; FLUSHed ones are on disk), replayed by the
+     * next open. This is the exit path kill -9 proves on every recovery test; an in-process leave
+     * ({@link DeviceSet#closeLeavingDevices}) is not used here, since the process ends anyway.
+     */
+    private void exitLeavingDevices(Daemon d) {
+        LOG.info("planned restart: exiting with {} device(s) left in the kernel for the next daemon", d.list().size());
+        System.out.flush();
+        System.err.flush();
+        Runtime.getRuntime().halt(0);
     }
 
     /** Reads the config file again and applies it; a file that does not check out changes nothing. */
