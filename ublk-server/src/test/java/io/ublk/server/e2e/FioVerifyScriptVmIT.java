@@ -128,6 +128,24 @@ class FioVerifyScriptVmIT {
         assertThat(v.out()).contains("fio-verify: FAILED");
     }
 
+    @Test
+    void coldWakeThroughTheDaemonReadsBackFromTheStore() throws Exception {
+        Path home = dir.resolve("daemon");
+        try (DaemonProcess d = DaemonProcess.start(home, "run", START, "--workers", "1")) {
+            Path dev = d.add(1, CacheFixture.args("coldwake", home.resolve("cache"),
+                    CacheFixture.localStore(home.resolve("store")), "--size", "64MiB")).get(0);
+            Cmd.Result r = fioVerify("--quick", "--cold-wake", "--cases", "cold-wake", "--socket",
+                    d.socket().toString(), dev.toString());
+            assertThat(r.exit()).as("fio-verify cold-wake: %s", r.describe()).isZero();
+            Row cold = row(table(r), "cold-wake", dev.toString(), r);
+            assertThat(cold.result()).as(r.describe()).isEqualTo("OK");
+            com.fasterxml.jackson.databind.node.ObjectNode show = d.request("device.show");
+            show.put("device", dev.toString());
+            assertThat(d.call(show).get("dirtyBytes").asLong()).as("drained").isZero();
+            d.stop(false);
+        }
+    }
+
     private static Cmd.Result fioVerify(String... args) {
         List<String> cmd = new ArrayList<>();
         cmd.add(ServerProcess.root().resolve("scripts/fio-verify").toString());
