@@ -78,6 +78,15 @@ public final class Worker implements Completion, SlotWaiter {
     private static final byte HELD = 6;
     /** While leaving, the loop looks at the clock at least this often. */
     private static final long LEAVE_POLL_NANOS = 10_000_000L;
+    /**
+     * While leaving, the ring closes only once no request has come for this long: a request the
+     * kernel dispatches to us after the ring is closed, before its cancel work has marked the queue
+     * canceling, is stuck on 6.12 (its task work waits on the ring's DEFER_TASKRUN list, which only
+     * this thread runs, while the ring's exit work keeps skipping its started request): the device
+     * never quiesces and cannot even be stopped. Holding until the clients have no more to send
+     * (their requests all held here) keeps that window empty for clients with bounded queue depth.
+     */
+    private static final long LEAVE_QUIET_NANOS = 500_000_000L;
 
     /** One eventfd increment, shared read-only by every waking thread. */
     private static final MemorySegment ONE = oneSegment();
@@ -102,6 +111,8 @@ public final class Worker implements Completion, SlotWaiter {
     /** {@link #leave}: stop serving, drain the targets, close the ring with the commands in it. */
     private volatile boolean leaving;
     private volatile long leaveDrainNanos;
+    /** Worker thread: when the last request was held while leaving. */
+    private long lastHeldAt;
     /** Completes when the ring is closed after a leave: true when no request was left at a target. */
     private final CompletableFuture<Boolean> left = new CompletableFuture<>();
     /** Set before the eventfd is closed; wake() stops writing to it from then on. */
@@ -243,7 +254,8 @@ public final class Worker implements Completion, SlotWaiter {
     /**
      * Leaves every queue on this worker to the kernel for a later server (USER_RECOVERY), without
      * STOP_DEV: the worker stops serving new requests (they stay uncommitted, {@code HELD}), lets the
-     * requests already at a target answer and commits them, for at most {@code drain}; then closes
+     * requests already at a target answer and commits them, and waits until no new request came for
+     * half a second (see {@code LEAVE_QUIET_NANOS}), for at most {@code drain}; then closes
      * its ring with every FETCH and held request still in it and exits. Closing the ring is what
      * makes the kernel let go: io_uring cancels the cancelable ublk commands
      * ({@code ublk_uring_cmd_cancel_fn}), which aborts the queue (held requests are requeued) and
@@ -411,10 +423,11 @@ public final class Worker implements Completion, SlotWaiter {
                 long now = System.nanoTime();
                 if (leaveBy == 0) {
                     leaveBy = now + leaveDrainNanos;
+                    lastHeldAt = now;
                     LOG.info("worker {} leaving its {} queue(s) to the next server: draining {} request(s) at targets",
                             index, queuesAttached, atTargets());
                 }
-                if (atTargets() == 0 || now - leaveBy >= 0) {
+                if ((atTargets() == 0 && now - lastHeldAt >= LEAVE_QUIET_NANOS) || now - leaveBy >= 0) {
                     break;
                 }
             } else if (stopRequested && queuesAttached == 0) {
@@ -581,6 +594,7 @@ public final class Worker implements Completion, SlotWaiter {
         }
         if (res == UblkIoOp.RES_OK && !q.detached && leaving) {
             state[id] = HELD; // not ours to serve any more: the kernel re-sends it to the next server
+            lastHeldAt = System.nanoTime();
         } else if (res == UblkIoOp.RES_OK && !q.detached) {
             requests++;
             dispatch(q, id);
