@@ -199,6 +199,47 @@ class DaemonVmIT {
         }
     }
 
+    @Test
+    @Timeout(value = 12, unit = TimeUnit.MINUTES)
+    void theConfigFileAddsAndRemovesItsDevicesOnReloadAndSighup() throws Exception {
+        Path conf = dir.resolve("daemon.toml");
+        String head = "[defaults]\nsize = \"16MiB\"\ndepth = 16\n\n";
+        Files.writeString(conf, head + "[[device]]\nname = \"a\"\n\n[[device]]\nname = \"b\"\n");
+        try (DaemonProcess d = DaemonProcess.start(dir, "daemon", START, "--workers", "1", "--config", conf.toString())) {
+            assertThat(d.list()).as("the file's two devices").hasSize(2)
+                    .allMatch(n -> n.get("state").asText().equals("LIVE"));
+            Path byHand = d.add(1, "--target", "memory", "--name", "manual", "--size", "4MiB").get(0);
+
+            // b is gone from the file: reload deletes it; the device added by hand stays
+            Files.writeString(conf, head + "[[device]]\nname = \"a\"\n");
+            JsonNode r = d.call(d.request("daemon.reload"));
+            assertThat(r.get("removed").asInt()).isEqualTo(1);
+            assertThat(r.get("added").asInt()).isZero();
+            List<String> names = new ArrayList<>();
+            d.list().forEach(n -> names.add(n.path("name").asText()));
+            assertThat(names).containsExactlyInAnyOrder("a", "manual");
+            assertThat(byHand).exists();
+
+            // a file that does not check out changes nothing
+            Files.writeString(conf, head + "[[device]]\nname = \"a\"\nfrob = 1\n");
+            assertThatThrownBy(() -> d.call(d.request("daemon.reload"))).isInstanceOfSatisfying(DaemonException.class,
+                    e -> assertThat(e.code()).isEqualTo(DaemonException.Code.BAD_ARGUMENT)).hasMessageContaining("frob");
+            assertThat(d.list()).hasSize(2);
+
+            // SIGHUP reads it again: c comes
+            Files.writeString(conf, head + "[[device]]\nname = \"a\"\n\n[[device]]\nname = \"c\"\n");
+            Cmd.run(Duration.ofSeconds(30), dir, "kill", "-HUP", Long.toString(d.pid())).ok();
+            long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (d.list().size() < 3 && System.nanoTime() < until) {
+                Thread.sleep(200);
+            }
+            names.clear();
+            d.list().forEach(n -> names.add(n.path("name").asText()));
+            assertThat(names).as("after SIGHUP").containsExactlyInAnyOrder("a", "c", "manual");
+            d.stop(false);
+        }
+    }
+
     private static long maps(long pid) throws java.io.IOException {
         return Files.readAllLines(Path.of("/proc/" + pid + "/maps")).size();
     }
