@@ -42,7 +42,7 @@ lsblk "${devs[@]}"
 echo "== fio write + crc32c verify on ${devs[0]} (volume demo-0)"
 (cd "$work" && "${fio_job[@]}" --filename="${devs[0]}" | grep -E "err=|IOPS|bw=")
 echo "== ext4 on ${devs[1]} (volume demo-1)"
-grep -qw ext4 /proc/filesystems || modprobe -d "${UBLK_VM_KERNEL_TREE:-/}" ext4
+grep -qw ext4 /proc/filesystems || modprobe ext4
 mkfs.ext4 -q "${devs[1]}"
 mkdir -p "$work/mnt"
 mount "${devs[1]}" "$work/mnt"
