@@ -27,11 +27,13 @@ class GuestVmIT {
 
     @Test
     void processSubstitutionAndStandardStreams() {
+        // /dev/std* are written through a pipe: reopening a regular file (Cmd's output) would truncate it.
         Cmd.Result r = Cmd.run(CMD, Path.of("/"), "bash", "-c",
-                "cat <(echo one) && diff <(printf 'a\\n') <(printf 'a\\n') && echo two >/dev/stdout"
-                        + " && echo three >/dev/stderr && readlink /dev/fd /dev/stdin").ok();
-        assertThat(r.out()).isEqualTo("one\ntwo\n/proc/self/fd\n/proc/self/fd/0\n");
-        assertThat(r.err()).isEqualTo("three\n");
+                "cat <(echo one) && diff <(printf 'a\\n') <(printf 'a\\n')"
+                        + " && { echo two >/dev/stdout; echo three >/dev/stderr; cat /dev/stdin; } 2>&1 <<<four | cat"
+                        + " && readlink /dev/fd /dev/stdin").ok();
+        assertThat(r.out()).isEqualTo("one\ntwo\nthree\nfour\n/proc/self/fd\n/proc/self/fd/0\n");
+        assertThat(r.err()).isEmpty();
     }
 
     @Test
