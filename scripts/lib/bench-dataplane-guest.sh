@@ -44,7 +44,7 @@ say "fio: \`--direct=1 --bs=4k --ioengine=io_uring --time_based --runtime=$runti
 say "server: \`bin/ublk-server run --target null --size 1GiB --depth 128\` (workers: one per vCPU)."
 say "null_blk: \`nr_devices=1 gb=1 bs=512 queue_mode=2 irqmode=0\`. loop: 1 GiB file on tmpfs, \`losetup\` (buffered)."
 say ""
-modprobe -d "${UBLK_VM_KERNEL_TREE:?}" loop 2>/dev/null || true
+modprobe loop 2>/dev/null || true
 truncate -s 1G /dev/shm/loop.img
 loopdev=$(losetup -f --show /dev/shm/loop.img)
 start_server --target null --size 1GiB --depth 128 --metrics-port 9400

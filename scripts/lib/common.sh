@@ -43,24 +43,47 @@ apt_update_once() {
   fi
 }
 
-# Adds the bookworm-backports suite of the machine's existing Debian mirror when absent.
-ensure_backports() {
-  if apt-cache policy 2>/dev/null | grep -q 'bookworm-backports'; then return 0; fi
+# Prints the machine's own Debian mirror: the first http(s) URI ending in /debian in its apt
+# sources (one-line `deb` entries or deb822 `URIs:` fields). The project names no mirror of its
+# own: with none configured this fails, saying so.
+debian_mirror() {
   local mirror
-  mirror=$(grep -rhoE '^(URIs:|deb) *\S*https?://\S+/debian/?( |$)' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null \
-           | grep -oE 'https?://\S+/debian/?' | head -1 || true)
-  [ -n "$mirror" ] || mirror=http://deb.debian.org/debian
-  log "adding bookworm-backports from $mirror"
-  cat > /etc/apt/sources.list.d/ublk-backports.sources <<SRC
+  mirror=$(grep -rhoE '^(URIs:|deb)[[:space:]]+(\[[^]]*\][[:space:]]+)?https?://[^[:space:]]+/debian/?([[:space:]]|$)' \
+             /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null \
+           | grep -oE 'https?://[^[:space:]]+/debian/?' | head -1 || true)
+  [ -n "$mirror" ] || die "no Debian mirror in the apt sources (/etc/apt/sources.list, /etc/apt/sources.list.d/*):" \
+    "configure one (a 'deb http://.../debian SUITE main' line or a deb822 'URIs:' field ending in /debian)"
+  echo "${mirror%/}"
+}
+
+# Adds suite $1 (bookworm-backports, trixie-backports) of the machine's own Debian mirror when apt
+# does not know it yet. With $2, the suite is pinned at that priority: 1 keeps apt from ever
+# picking one of its packages by itself (only an explicit pkg=version or -t takes it).
+ensure_suite() {
+  local suite=$1 pin=${2:-} file mirror
+  file=/etc/apt/sources.list.d/ublk-$suite.sources
+  # The name this file had when bookworm-backports was the only suite added.
+  [ "$suite" != bookworm-backports ] || file=/etc/apt/sources.list.d/ublk-backports.sources
+  if [ -n "$pin" ] && [ ! -f "/etc/apt/preferences.d/ublk-$suite" ]; then
+    printf 'Package: *\nPin: release n=%s\nPin-Priority: %s\n' "$suite" "$pin" >"/etc/apt/preferences.d/ublk-$suite"
+  fi
+  if apt-cache policy 2>/dev/null | grep -qF " $suite/"; then return 0; fi
+  mirror=$(debian_mirror) || exit 1
+  log "adding $suite from $mirror (the machine's apt mirror) as $file"
+  cat > "$file" <<SRC
 Types: deb
-URIs: ${mirror%/}
-Suites: bookworm-backports
+URIs: $mirror
+Suites: $suite
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
   apt_updated=0
   apt_update_once
+  apt-cache policy 2>/dev/null | grep -qF " $suite/" || die "apt knows no $suite after adding it from $mirror (see $file)"
 }
+
+# Adds bookworm-backports (qemu 10, the 6.12 uapi headers).
+ensure_backports() { ensure_suite bookworm-backports; }
 
 # Installs Debian packages that are missing (names may carry /suite).
 apt_install() {

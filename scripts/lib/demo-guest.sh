@@ -39,7 +39,7 @@ dev device list
 echo "== fio write + crc32c verify on $a (volume demo-0)"
 (cd "$work" && "${fio_job[@]}" --filename="$a" | grep -E "err=|IOPS|bw=")
 echo "== ext4 on $b (volume demo-1), left mounted"
-grep -qw ext4 /proc/filesystems || modprobe -d "${UBLK_VM_KERNEL_TREE:-/}" ext4
+grep -qw ext4 /proc/filesystems || modprobe ext4
 mkfs.ext4 -q "$b"
 mkdir -p "$work/mnt"
 mount "$b" "$work/mnt"

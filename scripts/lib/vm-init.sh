@@ -54,6 +54,11 @@ mount -t devtmpfs devtmpfs /host/dev
 mkdir -p /host/dev/pts /host/dev/shm
 mount -t devpts -o newinstance,ptmxmode=0666 devpts /host/dev/pts
 ln -sf pts/ptmx /host/dev/ptmx
+# What udev would add: bash's process substitution <(...) opens /dev/fd/N.
+ln -sfn /proc/self/fd /host/dev/fd
+ln -sf /proc/self/fd/0 /host/dev/stdin
+ln -sf /proc/self/fd/1 /host/dev/stdout
+ln -sf /proc/self/fd/2 /host/dev/stderr
 mount -t tmpfs -o mode=1777 tmpfs /host/dev/shm
 mount -t tmpfs -o mode=1777 tmpfs /host/tmp
 mount -t tmpfs -o mode=0755 tmpfs /host/run
@@ -65,6 +70,20 @@ if [ -f "/raw$job/binds" ]; then
     [ -n "$p" ] || continue
     { mkdir -p "/host$p" && mount --bind "/raw$p" "/host$p"; } || fail "cannot bind $p back into the guest"
   done <"/raw$job/binds"
+fi
+
+# /lib/modules/$(uname -r) is the unpacked guest kernel (so plain modprobe works), without touching
+# the host's /lib/modules, which may not even exist: a read-only overlay on the folder holding
+# lib/modules (/usr/lib when /lib links there) puts a tmpfs folder with an empty <release>/ over the
+# host's, and the kernel tree is bound onto that. Everything else in that folder is the host's.
+if [ -f "/raw$job/kernel_tree" ]; then
+  tree=$(cat "/raw$job/kernel_tree") kver=$(uname -r)
+  [ -d "/raw$tree/lib/modules/$kver" ] || fail "kernel tree $tree has no lib/modules/$kver"
+  libdir=$(cd /host/lib && pwd -P) || fail "no /lib in the host's /"
+  case $libdir in /host/*) ;; *) fail "/lib leads out of the host's / ($libdir)" ;; esac
+  mkdir -p "/modtop/modules/$kver"
+  mount -t overlay -o "lowerdir=/modtop:/raw${libdir#/host}" overlay "$libdir" || fail "cannot mount an overlay on ${libdir#/host}"
+  mount --bind "/raw$tree/lib/modules/$kver" "/host/lib/modules/$kver" || fail "cannot bind $tree onto /lib/modules/$kver"
 fi
 
 ip link set lo up

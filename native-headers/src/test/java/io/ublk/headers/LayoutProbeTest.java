@@ -28,7 +28,8 @@ import org.junit.jupiter.api.TestReporter;
 
 /**
  * The proof of the hand-written bindings: compiles every {@code src/test/c/*.c} probe against the
- * kernel uapi headers, runs it, and checks each printed {@code Key value} line against the Java
+ * kernel uapi headers (6.12; the probes in {@code src/test/c/7.2/} against the 7.2 headers, for
+ * bindings later kernels added), runs it, and checks each printed {@code Key value} line against the Java
  * classes of {@code io.ublk.headers}; then checks that every integral constant and every var
  * handle of those classes was probed. Missing gcc or headers fail the test (never skip).
  *
@@ -212,59 +213,95 @@ class LayoutProbeTest {
         return probed;
     }
 
-    private static Map<String, BigInteger> runProbes() {
+    /**
+     * One set of probe programs and the uapi headers they compile against: the {@code *.c} files of
+     * {@code src/test/c} against the default headers ({@code .cache/uapi}, 6.12), those of a
+     * subfolder {@code src/test/c/<set>} against {@code .cache/uapi-<set>} (7.2: bits later kernels
+     * added, absent from 6.12's header). {@code -Dublk.uapi.include} / {@code -Dublk.uapi.<set>.include}
+     * name other include dirs.
+     */
+    private record ProbeSet(String name, Path include, List<Path> programs) {}
+
+    private static List<ProbeSet> probeSets(Path sources) {
         String root = System.getProperty("ublk.root");
-        String defaultInclude = root == null ? null : Path.of(root, ".cache", "uapi", "usr", "include").toString();
-        String includeProperty = System.getProperty("ublk.uapi.include", defaultInclude);
-        if (includeProperty == null) {
-            fail("neither ublk.uapi.include nor ublk.root is set: run through Maven (scripts/mvn)");
+        List<ProbeSet> sets = new ArrayList<>();
+        List<Path> dirs = new ArrayList<>();
+        dirs.add(sources);
+        try (Stream<Path> files = Files.list(sources)) {
+            files.filter(Files::isDirectory).sorted().forEach(dirs::add);
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot list probe sources in " + sources, e);
         }
-        Path include = Path.of(includeProperty);
-        if (!Files.isRegularFile(include.resolve("linux/ublk_cmd.h"))) {
-            fail("no kernel uapi headers at " + include + ": run scripts/setup-uapi");
+        for (Path dir : dirs) {
+            String set = dir.equals(sources) ? "" : dir.getFileName().toString();
+            String property = set.isEmpty() ? "ublk.uapi.include" : "ublk.uapi." + set + ".include";
+            String cache = set.isEmpty() ? "uapi" : "uapi-" + set;
+            String defaultInclude = root == null ? null : Path.of(root, ".cache", cache, "usr", "include").toString();
+            String includeProperty = System.getProperty(property, defaultInclude);
+            if (includeProperty == null) {
+                fail("neither " + property + " nor ublk.root is set: run through Maven (scripts/mvn)");
+            }
+            List<Path> programs;
+            try (Stream<Path> files = Files.list(dir)) {
+                programs = files.filter(p -> p.getFileName().toString().endsWith(".c")).sorted().toList();
+            } catch (IOException e) {
+                throw new IllegalStateException("cannot list probe sources in " + dir, e);
+            }
+            if (programs.isEmpty()) {
+                fail("no probe sources (*.c) in " + dir);
+            }
+            Path include = Path.of(includeProperty);
+            if (!Files.isRegularFile(include.resolve("linux/ublk_cmd.h"))) {
+                fail("no kernel uapi headers" + (set.isEmpty() ? "" : " (" + set + ")") + " at " + include
+                        + ": run scripts/setup-uapi");
+            }
+            sets.add(new ProbeSet(set, include, programs));
         }
+        return sets;
+    }
+
+    private static Map<String, BigInteger> runProbes() {
         Path gcc = onPath("gcc");
         if (gcc == null) {
             fail("gcc not found on PATH: install it (apt-get install gcc)");
         }
         Path sources = Path.of(System.getProperty("basedir", System.getProperty("user.dir")), "src", "test", "c");
         Path out = buildDir().resolve("probes");
-        List<Path> programs;
-        try (Stream<Path> files = Files.list(sources)) {
-            programs = files.filter(p -> p.getFileName().toString().endsWith(".c")).sorted().toList();
+        try {
             Files.createDirectories(out);
         } catch (IOException e) {
-            throw new IllegalStateException("cannot list probe sources in " + sources, e);
-        }
-        if (programs.isEmpty()) {
-            fail("no probe sources (*.c) in " + sources);
+            throw new IllegalStateException("cannot create " + out, e);
         }
         Map<String, BigInteger> keys = new TreeMap<>();
         Map<String, String> origin = new TreeMap<>();
         List<String> problems = new ArrayList<>();
-        for (Path source : programs) {
-            String name = source.getFileName().toString();
-            Path binary = out.resolve(name.substring(0, name.length() - 2));
-            run(List.of(gcc.toString(), "-O0", "-Wall", "-Werror", "-I" + include,
-                    "-I" + include.resolve("x86_64-linux-gnu"), "-o", binary.toString(), source.toString()), "compile " + name);
-            String output = run(List.of(binary.toString()), "run " + name);
-            for (String line : output.split("\n")) {
-                if (line.isBlank()) {
-                    continue;
+        for (ProbeSet set : probeSets(sources)) {
+            for (Path source : set.programs()) {
+                String name = (set.name().isEmpty() ? "" : set.name() + "/") + source.getFileName();
+                String base = source.getFileName().toString();
+                Path binary = out.resolve((set.name().isEmpty() ? "" : set.name() + "-") + base.substring(0, base.length() - 2));
+                run(List.of(gcc.toString(), "-O0", "-Wall", "-Werror", "-I" + sources, "-I" + set.include(),
+                        "-I" + set.include().resolve("x86_64-linux-gnu"), "-o", binary.toString(), source.toString()),
+                        "compile " + name + " against " + set.include());
+                String output = run(List.of(binary.toString()), "run " + name);
+                for (String line : output.split("\n")) {
+                    if (line.isBlank()) {
+                        continue;
+                    }
+                    int space = line.lastIndexOf(' ');
+                    BigInteger value;
+                    try {
+                        value = new BigInteger(line.substring(space + 1));
+                    } catch (NumberFormatException | StringIndexOutOfBoundsException e) {
+                        problems.add(name + ": malformed line '" + line + "'");
+                        continue;
+                    }
+                    String key = line.substring(0, Math.max(space, 0));
+                    if (keys.putIfAbsent(key, value) != null) {
+                        problems.add("duplicate key " + key + " (" + origin.get(key) + " and " + name + ")");
+                    }
+                    origin.putIfAbsent(key, name);
                 }
-                int space = line.lastIndexOf(' ');
-                BigInteger value;
-                try {
-                    value = new BigInteger(line.substring(space + 1));
-                } catch (NumberFormatException | StringIndexOutOfBoundsException e) {
-                    problems.add(name + ": malformed line '" + line + "'");
-                    continue;
-                }
-                String key = line.substring(0, Math.max(space, 0));
-                if (keys.putIfAbsent(key, value) != null) {
-                    problems.add("duplicate key " + key + " (" + origin.get(key) + " and " + name + ")");
-                }
-                origin.putIfAbsent(key, name);
             }
         }
         assertThat(problems).as("probe output problems").isEmpty();

@@ -1,5 +1,6 @@
 package io.ublk.server.cli;
 
+import io.ublk.headers.UblkDevState;
 import io.ublk.server.ctrl.DeviceInfo;
 import io.ublk.server.ctrl.UblkControl;
 import java.io.IOException;
@@ -67,7 +68,11 @@ final class DeleteCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** Devices whose server pid is set (they were started) and names no live process. */
+    /**
+     * Devices whose server pid is set (they were started) and names no live process, and devices
+     * the kernel holds for a server that is gone (QUIESCED with no pid: 7.x resets the pid of a
+     * dead server, 6.12 keeps it).
+     */
     private static List<Integer> staleDevices(UblkControl control) throws IOException {
         TreeSet<Integer> ids = new TreeSet<>();
         try (DirectoryStream<Path> s = Files.newDirectoryStream(DEV, "ublkc*")) {
@@ -81,7 +86,9 @@ final class DeleteCommand implements Callable<Integer> {
         List<Integer> stale = new ArrayList<>();
         for (int id : ids) {
             DeviceInfo info = control.deviceInfo(id);
-            if (info.ublksrvPid() > 0 && !Files.exists(Path.of("/proc/" + info.ublksrvPid()))) {
+            boolean deadPid = info.ublksrvPid() > 0 && !Files.exists(Path.of("/proc/" + info.ublksrvPid()));
+            boolean noServer = info.ublksrvPid() <= 0 && info.state() == UblkDevState.QUIESCED;
+            if (deadPid || noServer) {
                 stale.add(id);
             }
         }

@@ -8,7 +8,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 
-/** Names of {@code UBLK_F_*} bits, taken from the probe-checked {@link UblkFeatures} constants. */
+/**
+ * Names of {@code UBLK_F_*} bits, taken from the probe-checked {@link UblkFeatures} constants (6.12's bits
+ * 0-8 and the later kernels' bits 9-19); a bit this build does not know reads {@code bit N}.
+ */
 public final class FeatureNames {
     /** bit index -> name, e.g. 7 -> USER_COPY. */
     private static final Map<Integer, String> NAMES = scan();
