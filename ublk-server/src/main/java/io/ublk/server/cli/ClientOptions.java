@@ -7,6 +7,8 @@ import io.ublk.server.admin.Protocol;
 import io.ublk.server.daemon.DaemonException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.function.BiConsumer;
+import java.util.function.UnaryOperator;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 
@@ -26,14 +28,20 @@ final class ClientOptions {
         return new AdminClient(socket);
     }
 
-    /** Sends {@code req}; progress lines go to stderr. Returns the result, or null after printing the error. */
-    JsonNode call(CommandSpec spec, ObjectNode req) {
+    /**
+     * Sends {@code req} (progress lines to stderr) and prints the answer: with {@code --json} the
+     * part {@code select} picks, as one line of JSON; otherwise what {@code human} prints.
+     *
+     * @return the exit code: 0, 2 for a refused request, 1 for a failure (one line on stderr)
+     */
+    int answer(CommandSpec spec, ObjectNode req, UnaryOperator<JsonNode> select, BiConsumer<PrintWriter, JsonNode> human) {
         PrintWriter err = spec.commandLine().getErr();
         // on a terminal each progress line replaces the last; otherwise one line per step
         boolean tty = System.console() != null && System.console().isTerminal();
         boolean[] open = {false};
+        JsonNode r;
         try {
-            JsonNode r = client().call(req, line -> {
+            r = client().call(req, line -> {
                 if (tty) {
                     err.print("\r\033[K" + line);
                     open[0] = true;
@@ -42,28 +50,30 @@ final class ClientOptions {
                 }
                 err.flush();
             });
-            if (open[0]) {
-                err.println();
-                err.flush();
-            }
-            return r;
         } catch (DaemonException e) {
             if (open[0]) {
                 err.println();
             }
             err.println("ublk-server: " + e.code() + ": " + e.getMessage());
             err.flush();
-            failure = e.code().isRefusal() ? 2 : 1;
-            return null;
+            return e.code().isRefusal() ? 2 : 1;
         }
+        if (open[0]) {
+            err.println();
+            err.flush();
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        if (json) {
+            out.println(select.apply(r).toString());
+        } else {
+            human.accept(out, r);
+        }
+        out.flush();
+        return 0;
     }
 
-    int failure = 0;
-
-    /** Prints {@code result} as one line of JSON. */
-    void printJson(CommandSpec spec, JsonNode result) {
-        PrintWriter out = spec.commandLine().getOut();
-        out.println(result.toString());
-        out.flush();
+    /** {@link #answer(CommandSpec, ObjectNode, UnaryOperator, BiConsumer)} printing the whole result as JSON. */
+    int answer(CommandSpec spec, ObjectNode req, BiConsumer<PrintWriter, JsonNode> human) {
+        return answer(spec, req, UnaryOperator.identity(), human);
     }
 }

@@ -1,6 +1,5 @@
 package io.ublk.server.cli;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
@@ -232,18 +231,8 @@ final class DaemonCommand implements Callable<Integer> {
             ObjectNode req = client.client().request("daemon.stop");
             req.put("keepDevices", keepDevices);
             req.put("force", force);
-            JsonNode r = client.call(spec, req);
-            if (r == null) {
-                return client.failure;
-            }
-            if (client.json) {
-                client.printJson(spec, r);
-            } else {
-                spec.commandLine().getOut().println(keepDevices ? "daemon stopping; its devices stay for the next one"
-                        : "daemon stopping; deleting its devices");
-                spec.commandLine().getOut().flush();
-            }
-            return 0;
+            return client.answer(spec, req, (out, r) -> out.println(keepDevices
+                    ? "daemon stopping; its devices stay for the next one" : "daemon stopping; deleting its devices"));
         }
     }
 
@@ -254,16 +243,7 @@ final class DaemonCommand implements Callable<Integer> {
 
         @Override
         public Integer call() {
-            JsonNode r = client.call(spec, client.client().request("daemon.status"));
-            if (r == null) {
-                return client.failure;
-            }
-            if (client.json) {
-                client.printJson(spec, r);
-            } else {
-                DeviceCommand.printFields(spec.commandLine().getOut(), r);
-            }
-            return 0;
+            return client.answer(spec, client.client().request("daemon.status"), DeviceCommand::printFields);
         }
     }
 }

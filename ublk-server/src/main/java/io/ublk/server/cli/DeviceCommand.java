@@ -47,9 +47,7 @@ final class DeviceCommand implements Runnable {
         public Integer call() {
             // checked here first, so a typo is told without a round trip; the daemon checks again
             try {
-                for (int i = 0; i < Math.min(count, 1); i++) {
-                    TargetArgs.parse(targetArgs, Path.of("").toAbsolutePath());
-                }
+                TargetArgs.parse(targetArgs, Path.of("").toAbsolutePath());
             } catch (IllegalArgumentException e) {
                 throw new ParameterException(spec.commandLine(), e.getMessage());
             }
@@ -58,20 +56,7 @@ final class DeviceCommand implements Runnable {
             targetArgs.forEach(a::add);
             req.put("cwd", Path.of("").toAbsolutePath().toString());
             req.put("count", count);
-            JsonNode r = client.call(spec, req);
-            if (r == null) {
-                return client.failure;
-            }
-            PrintWriter out = spec.commandLine().getOut();
-            if (client.json) {
-                client.printJson(spec, r);
-            } else {
-                for (JsonNode d : r.get("devices")) {
-                    out.println(d.get("path").asText());
-                }
-                out.flush();
-            }
-            return 0;
+            return client.answer(spec, req, (out, r) -> r.get("devices").forEach(d -> out.println(d.get("path").asText())));
         }
     }
 
@@ -92,17 +77,7 @@ final class DeviceCommand implements Runnable {
             ObjectNode req = client.client().request("device.del");
             req.put("device", device);
             req.put("force", force);
-            JsonNode r = client.call(spec, req);
-            if (r == null) {
-                return client.failure;
-            }
-            if (client.json) {
-                client.printJson(spec, r);
-            } else {
-                spec.commandLine().getOut().println("deleted " + device);
-                spec.commandLine().getOut().flush();
-            }
-            return 0;
+            return client.answer(spec, req, (out, r) -> out.println("deleted " + device));
         }
     }
 
@@ -113,26 +88,20 @@ final class DeviceCommand implements Runnable {
 
         @Override
         public Integer call() {
-            JsonNode r = client.call(spec, client.client().request("device.list"));
-            if (r == null) {
-                return client.failure;
-            }
-            JsonNode devices = r.get("devices");
-            if (client.json) {
-                client.printJson(spec, devices);
-                return 0;
-            }
-            PrintWriter out = spec.commandLine().getOut();
-            out.printf("%-5s %-14s %-10s %-7s %-24s %s%n", "ID", "PATH", "STATE", "TARGET", "VOLUME/NAME", "SIZE");
-            for (JsonNode d : devices) {
-                String name = d.has("volume") ? d.get("volume").asText() : d.path("name").asText("-");
-                out.printf("%-5s %-14s %-10s %-7s %-24s %s%s%n", d.get("id").asText(), d.get("path").asText(),
-                        d.get("state").asText(), d.path("target").asText("-"), name,
-                        d.has("size") ? bytes(d.get("size").asLong()) : "-",
-                        d.has("reason") ? "  (" + d.get("reason").asText() + ")" : "");
-            }
-            out.flush();
-            return 0;
+            return client.answer(spec, client.client().request("device.list"), r -> r.get("devices"),
+                    (out, r) -> printTable(out, r.get("devices")));
+        }
+    }
+
+    /** One line per device under a header. */
+    static void printTable(PrintWriter out, JsonNode devices) {
+        out.printf("%-5s %-14s %-10s %-7s %-24s %s%n", "ID", "PATH", "STATE", "TARGET", "VOLUME/NAME", "SIZE");
+        for (JsonNode d : devices) {
+            String name = d.has("volume") ? d.get("volume").asText() : d.path("name").asText("-");
+            out.printf("%-5s %-14s %-10s %-7s %-24s %s%s%n", d.get("id").asText(), d.get("path").asText(),
+                    d.get("state").asText(), d.path("target").asText("-"), name,
+                    d.has("size") ? bytes(d.get("size").asLong()) : "-",
+                    d.has("reason") ? "  (" + d.get("reason").asText() + ")" : "");
         }
     }
 
@@ -148,16 +117,7 @@ final class DeviceCommand implements Runnable {
         public Integer call() {
             ObjectNode req = client.client().request("device.show");
             req.put("device", device);
-            JsonNode r = client.call(spec, req);
-            if (r == null) {
-                return client.failure;
-            }
-            if (client.json) {
-                client.printJson(spec, r);
-            } else {
-                printFields(spec.commandLine().getOut(), r);
-            }
-            return 0;
+            return client.answer(spec, req, DeviceCommand::printFields);
         }
     }
 

@@ -1,6 +1,5 @@
 package io.ublk.server.cli;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -39,19 +38,9 @@ final class VolumeCommand implements Runnable {
             ObjectNode req = client.client().request("volume.drain");
             req.put("device", device);
             req.put("dropClean", dropClean);
-            JsonNode r = client.call(spec, req);
-            if (r == null) {
-                return client.failure;
-            }
-            if (client.json) {
-                client.printJson(spec, r);
-            } else {
-                spec.commandLine().getOut().printf("drained %s: generation %d, %d dirty bytes left%s%n", device,
-                        r.get("committedGeneration").asLong(), r.get("dirtyBytes").asLong(),
-                        dropClean ? ", clean cache dropped" : "");
-                spec.commandLine().getOut().flush();
-            }
-            return 0;
+            return client.answer(spec, req, (out, r) -> out.printf("drained %s: generation %d, %d dirty bytes left%s%n",
+                    device, r.get("committedGeneration").asLong(), r.get("dirtyBytes").asLong(),
+                    dropClean ? ", clean cache dropped" : ""));
         }
     }
 }

@@ -145,6 +145,22 @@ class AdminServerTest {
     }
 
     @Test
+    void theCliPrintsAnswersAndRefusals() {
+        java.io.StringWriter out = new java.io.StringWriter();
+        java.io.StringWriter err = new java.io.StringWriter();
+        int code = io.ublk.server.cli.Main.execute(new java.io.PrintWriter(out), new java.io.PrintWriter(err),
+                "device", "list", "--socket", socket.toString(), "--json");
+        assertThat(code).as("stderr: %s", err).isZero();
+        assertThat(out.toString().strip()).isEqualTo("[]");
+        out.getBuffer().setLength(0);
+        code = io.ublk.server.cli.Main.execute(new java.io.PrintWriter(out), new java.io.PrintWriter(err),
+                "device", "del", "--socket", socket.toString(), "/dev/ublkb42");
+        assertThat(code).as("a refused request exits 2").isEqualTo(2);
+        assertThat(err.toString()).contains("ublk-server: UNKNOWN_DEVICE: /dev/ublkb42");
+        assertThat(out.toString()).isEmpty();
+    }
+
+    @Test
     void aLiveSocketIsNotTakenOverAndADeadOneIs() throws Exception {
         assertThatThrownBy(() -> AdminServer.start(socket, PeerPolicy.ROOT_ONLY, null, 1))
                 .hasMessageContaining("another daemon answers on");
